@@ -48,6 +48,5 @@ def swf_client(local_endpoint):
 @pytest.fixture
 def domain(swf_client):
     name = f"test-{uuid.uuid4().hex[:12]}"
-    swf_client.register_workflow_type  # noqa: B018  (fail early if the client is broken)
     swf_client.register_domain(name=name, workflowExecutionRetentionPeriodInDays="1")
     return name
