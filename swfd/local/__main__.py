@@ -1,0 +1,10 @@
+"""``python -m swfd.local``: the same as ``swfd local``."""
+
+from __future__ import annotations
+
+import sys
+
+from swfd.local.server import main_local
+
+if __name__ == "__main__":
+    sys.exit(main_local(sys.argv[1:]))

@@ -1,0 +1,390 @@
+"""The local SWF endpoint's HTTP side: SWF's JSON 1.0 protocol over HTTP/1.1 on loopback.
+
+One request is ``POST /`` with ``X-Amz-Target: SimpleWorkflowService.<Operation>``
+and a JSON body; the answer is the engine's JSON result, or an SWF error body
+(see :mod:`swfd.local.faults`). Credentials and signatures are not checked:
+the endpoint binds 127.0.0.1 by default and is meant for one machine.
+
+Protocol decisions, where SWF's own behaviour is not published:
+
+* A body over 1 MB (SWF's request quota, 1,048,576 bytes) is answered with a
+  400 ``ValidationException`` naming the size; the body is drained (up to
+  16 MB, beyond that the connection is closed) so the client reads the answer.
+* Malformed JSON or a body that is not a JSON object: 400
+  ``SerializationException``. An unknown operation or target prefix: 400
+  ``UnknownOperationException``. A method other than POST, or a path other
+  than ``/``: 404/405 with the same JSON error form.
+* Operations without an output shape answer 200 with an empty body, as SWF does.
+* Anything unexpected is logged with its traceback and answered 500
+  ``InternalFailure``; that is a bug, never a designed answer.
+
+The request path stays lean (the target is well under 0.5 ms of server CPU
+per poll or respond): validators are compiled once, the response goes out
+in a single write with TCP_NODELAY, and access logging is off unless asked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import json
+import logging
+import signal
+import socket
+import sys
+import threading
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from swfd.local.faults import SWFFault, error_body
+from swfd.local.validation import operations_without_output, validate, validators
+
+log = logging.getLogger(__name__)
+
+MAX_REQUEST_BYTES = 1024 * 1024
+MAX_DRAIN_BYTES = 16 * 1024 * 1024
+TARGET_PREFIX = "SimpleWorkflowService."
+CONTENT_TYPE = "application/x-amz-json-1.0"
+
+
+class _Server(ThreadingHTTPServer):
+    """A threading HTTP server that knows its engine and its open connections."""
+
+    daemon_threads = True
+    block_on_close = False
+    allow_reuse_address = True
+
+    def __init__(self, address, handler, engine, access_log: bool) -> None:
+        self.engine = engine
+        self.access_log = access_log
+        self.stopping = False
+        self.no_output = operations_without_output()
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(address, handler)
+
+    def process_request(self, request, client_address) -> None:
+        request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """Shut down every open keep-alive connection so its handler thread ends."""
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """One connection; each request is one SWF operation."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "swfd-local"
+    server: _Server
+
+    def do_POST(self) -> None:
+        status, body = self._answer()
+        self._send(status, body)
+
+    def do_GET(self) -> None:
+        self._reject()
+
+    do_PUT = do_DELETE = do_HEAD = do_PATCH = do_GET
+
+    def _reject(self) -> None:
+        self.close_connection = True
+        message = f"{self.command} {self.path} is not an SWF request; send POST / with X-Amz-Target"
+        self._send(405, error_body("UnknownOperationException", message))
+
+    def _answer(self) -> tuple[int, bytes]:
+        """Read, validate and run one request; always returns a status and a body."""
+        operation = "?"
+        try:
+            body = self._read_body()
+            if self.path != "/":
+                raise SWFFault("UnknownOperationException", f"Unknown path {self.path!r}; use /")
+            operation = self._operation()
+            params = self._parse(body)
+            validate(operation, params)
+            if self.server.stopping:
+                raise SWFFault("ServiceUnavailable", "The local endpoint is shutting down", 503)
+            result = self.server.engine.call(operation, params)
+            if operation in self.server.no_output:
+                return 200, b""
+            return 200, json.dumps(result, separators=(",", ":")).encode("utf-8")
+        except SWFFault as fault:
+            return fault.status, fault.body()
+        except Exception:
+            log.exception("local endpoint: unexpected error in %s", operation)
+            return 500, error_body("InternalFailure", f"Internal error in {operation}")
+
+    def _read_body(self) -> bytes:
+        header = self.headers.get("Content-Length")
+        if header is None:
+            self.close_connection = True
+            raise SWFFault("SerializationException", "Missing Content-Length header")
+        try:
+            length = int(header)
+        except ValueError:
+            self.close_connection = True
+            raise SWFFault("SerializationException", f"Bad Content-Length {header!r}") from None
+        if length > MAX_REQUEST_BYTES:
+            self._drain(length)
+            raise SWFFault(
+                "ValidationException",
+                f"Request of {length} bytes exceeds the maximum request size of "
+                f"{MAX_REQUEST_BYTES} bytes (1 MB)",
+            )
+        return self.rfile.read(length) if length else b""
+
+    def _drain(self, length: int) -> None:
+        """Read and drop an oversized body so the client can read our answer."""
+        if length > MAX_DRAIN_BYTES:
+            self.close_connection = True
+            return
+        remaining = length
+        while remaining > 0:
+            chunk = self.rfile.read(min(remaining, 65536))
+            if not chunk:
+                self.close_connection = True
+                return
+            remaining -= len(chunk)
+
+    def _operation(self) -> str:
+        target = self.headers.get("X-Amz-Target", "")
+        if not target.startswith(TARGET_PREFIX):
+            raise SWFFault(
+                "UnknownOperationException",
+                f"X-Amz-Target {target!r} does not name an operation of {TARGET_PREFIX[:-1]}",
+            )
+        operation = target[len(TARGET_PREFIX) :]
+        if operation not in validators():
+            raise SWFFault("UnknownOperationException", f"Unknown operation {operation!r}")
+        return operation
+
+    @staticmethod
+    def _parse(body: bytes) -> Any:
+        if not body:
+            return {}
+        try:
+            params = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise SWFFault(
+                "SerializationException", f"Malformed JSON request body: {exc}"
+            ) from None
+        if not isinstance(params, dict):
+            raise SWFFault(
+                "SerializationException",
+                f"Request body must be a JSON object, got {type(params).__name__}",
+            )
+        return params
+
+    def _send(self, status: int, body: bytes) -> None:
+        """Write status line, headers and body in one send."""
+        reason = self.responses.get(status, ("",))[0]
+        head = (
+            f"HTTP/1.1 {status} {reason}\r\n"
+            f"Content-Type: {CONTENT_TYPE}\r\n"
+            f"Content-Length: {len(body)}\r\n"
+            f"x-amzn-RequestId: {uuid.uuid4()}\r\n"
+        )
+        if self.close_connection:
+            head += "Connection: close\r\n"
+        try:
+            self.wfile.write(head.encode("latin-1") + b"\r\n" + body)
+        except OSError:
+            self.close_connection = True  # the client went away; nothing to answer
+        if self.server.access_log:
+            log.debug('%s "%s" %s %s', self.address_string(), self.requestline, status, len(body))
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if self.server.access_log:
+            log.debug("%s - %s", self.address_string(), format % args)
+
+
+class LocalEndpoint:
+    """The local SWF endpoint: an :class:`Engine` behind the JSON 1.0 protocol.
+
+    ``start()`` serves from daemon threads (tests, embedding); ``serve_forever()``
+    blocks until SIGTERM/SIGINT or ``stop()``. ``engine`` lets protocol tests put
+    a stand-in behind the HTTP layer; everything else uses the real engine.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        database: str = ":memory:",
+        poll_timeout: float = 60.0,
+        *,
+        access_log: bool = False,
+        engine: Any = None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.database = database
+        self.poll_timeout = poll_timeout
+        self.access_log = access_log
+        self.engine = engine
+        self.url = ""
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._stopped = threading.Event()
+        self._stop_lock = threading.Lock()
+
+    def start(self) -> LocalEndpoint:
+        """Open the engine (taking the database lock), bind, and serve in the background.
+
+        Raises ``EndpointLockedError`` when another endpoint holds the database
+        and ``OSError`` when the address cannot be bound.
+        """
+        validators()  # compile before the first request, not during it
+        if self.engine is None:
+            from swfd.local.engine import Engine
+
+            self.engine = Engine(self.database, poll_timeout=self.poll_timeout)
+        try:
+            server_class = _Server
+            if ":" in self.host:
+                server_class = type("_Server6", (_Server,), {"address_family": socket.AF_INET6})
+            self._server = server_class(
+                (self.host, self.port), _Handler, self.engine, self.access_log
+            )
+        except BaseException:
+            self.engine.close()
+            raise
+        self.port = self._server.server_address[1]
+        shown = "127.0.0.1" if self.host in ("", "0.0.0.0") else self.host
+        if ":" in shown:
+            shown = f"[{shown}]"
+        self.url = f"http://{shown}:{self.port}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.2},
+            name=f"swfd-local:{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop accepting, wake waiting long polls, close connections and the engine."""
+        with self._stop_lock:
+            server = self._server
+            if server is None or self._stopped.is_set():
+                self._stopped.set()
+                return
+            server.stopping = True
+            server.shutdown()
+            server.server_close()
+            try:
+                self.engine.close()  # wakes long polls, which then answer empty
+            finally:
+                server.close_connections()
+                self._stopped.set()
+
+    def serve_forever(self) -> None:
+        """Serve until SIGTERM or SIGINT (or ``stop()``), then stop cleanly."""
+        if self._server is None:
+            self.start()
+        previous = {}
+
+        def on_signal(signum, frame) -> None:
+            self._stopped.set()
+
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                previous[signum] = signal.signal(signum, on_signal)
+        try:
+            while not self._stopped.wait(0.5):
+                pass
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+            self._stopped.clear()
+            self.stop()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="swfd local",
+        description=(
+            "Run swfd's local SWF endpoint: SWF's JSON protocol on loopback, state in SQLite. "
+            "Any credentials are accepted; point boto3 at it with endpoint_url."
+        ),
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8799, help="port (default 8799; 0 = any)")
+    parser.add_argument(
+        "--database",
+        default=":memory:",
+        metavar="FILE",
+        help="SQLite file holding the state (default :memory:, lost on exit)",
+    )
+    parser.add_argument(
+        "--poll-timeout",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="seconds an empty long poll waits (SWF: 60)",
+    )
+    parser.add_argument("--debug", action="store_true", help="log every request to stderr")
+    return parser
+
+
+def main_local(argv: list[str]) -> int:
+    """``swfd local``: serve until SIGTERM/SIGINT. Exit 2 when the DB or port is taken."""
+    args = build_parser().parse_args(argv)
+    if args.poll_timeout <= 0:
+        print(f"swfd local: --poll-timeout must be > 0, got {args.poll_timeout}", file=sys.stderr)
+        return 2
+    if not 0 <= args.port <= 65535:
+        print(f"swfd local: --port must be 0-65535, got {args.port}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    from swfd.local.engine import EndpointLockedError
+
+    endpoint = LocalEndpoint(
+        host=args.host,
+        port=args.port,
+        database=args.database,
+        poll_timeout=args.poll_timeout,
+        access_log=args.debug,
+    )
+    try:
+        endpoint.start()
+    except EndpointLockedError as exc:
+        print(f"swfd local: database {args.database} is in use: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            print(
+                f"swfd local: cannot listen on {args.host}:{args.port}: the port is already in use",
+                file=sys.stderr,
+            )
+        else:
+            print(f"swfd local: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 2
+    print(f"swfd local endpoint ready at {endpoint.url} (database {args.database})", flush=True)
+    endpoint.serve_forever()
+    return 0
