@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 
 MAX_REQUEST_BYTES = 1024 * 1024
 MAX_DRAIN_BYTES = 16 * 1024 * 1024
+STOP_GRACE_SECONDS = 5.0
 TARGET_PREFIX = "SimpleWorkflowService."
 CONTENT_TYPE = "application/x-amz-json-1.0"
 
@@ -62,7 +63,24 @@ class _Server(ThreadingHTTPServer):
         self.no_output = operations_without_output()
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
+        self._in_flight = 0
+        self._idle = threading.Condition()
         super().__init__(address, handler)
+
+    def enter(self) -> None:
+        with self._idle:
+            self._in_flight += 1
+
+    def leave(self) -> None:
+        with self._idle:
+            self._in_flight -= 1
+            if not self._in_flight:
+                self._idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no request is being answered (bounded); True when idle."""
+        with self._idle:
+            return self._idle.wait_for(lambda: not self._in_flight, timeout)
 
     def process_request(self, request, client_address) -> None:
         request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -94,8 +112,12 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
     def do_POST(self) -> None:
-        status, body = self._answer()
-        self._send(status, body)
+        self.server.enter()
+        try:
+            status, body = self._answer()
+            self._send(status, body)
+        finally:
+            self.server.leave()
 
     def do_GET(self) -> None:
         self._reject()
@@ -271,7 +293,7 @@ class LocalEndpoint:
         self.url = f"http://{shown}:{self.port}"
         self._thread = threading.Thread(
             target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.2},
+            kwargs={"poll_interval": 0.1},
             name=f"swfd-local:{self.port}",
             daemon=True,
         )
@@ -290,6 +312,12 @@ class LocalEndpoint:
             server.server_close()
             try:
                 self.engine.close()  # wakes long polls, which then answer empty
+                # Let woken polls and in-flight calls write their answers first.
+                if not server.wait_idle(STOP_GRACE_SECONDS):
+                    log.warning(
+                        "local endpoint: requests still running after %ss at stop",
+                        STOP_GRACE_SECONDS,
+                    )
             finally:
                 server.close_connections()
                 self._stopped.set()
