@@ -1,0 +1,67 @@
+"""Payload codecs: how SWF's input/result strings map to Python values.
+
+Every activity and workflow declares one. ``json`` (the default) decodes the
+input with :func:`json.loads` and encodes results with :func:`json.dumps`;
+``raw`` hands strings through unchanged, as the seed tutorial and plain SWF
+clients use them. A missing or empty payload is ``None`` under both codecs,
+and a ``None`` result means "no result" (the field is left out).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from swfd.errors import CodecError
+
+CODECS = ("json", "raw")
+
+
+def check_codec(codec: str) -> str:
+    """Return ``codec`` if swfd knows it, else raise CodecError naming the choices."""
+    if codec not in CODECS:
+        raise CodecError(f"unknown codec {codec!r}: expected one of {', '.join(CODECS)}")
+    return codec
+
+
+def decode(codec: str, data: str | None, what: str = "payload") -> Any:
+    """Decode an SWF string (``what`` names it in errors, e.g. "input of activity X")."""
+    check_codec(codec)
+    if data is None or data == "":
+        return None
+    if codec == "raw":
+        return data
+    try:
+        return json.loads(data)
+    except ValueError as exc:
+        raise CodecError(f"{what} is not valid JSON (codec 'json'): {exc}") from None
+
+
+def encode(codec: str, value: Any, what: str = "value") -> str | None:
+    """Encode a Python value as an SWF string, or ``None`` for "no payload"."""
+    check_codec(codec)
+    if value is None:
+        return None
+    if codec == "raw":
+        if isinstance(value, str):
+            return value
+        raise CodecError(
+            f"{what} must be a str or None with codec 'raw', got {type(value).__name__}"
+        )
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError) as exc:
+        raise CodecError(f"{what} cannot be encoded as JSON (codec 'json'): {exc}") from None
+
+
+def encode_field(codec: str, value: Any, what: str = "value") -> str | None:
+    """Encode a payload someone may already have encoded: strings pass unchanged.
+
+    Used where a plugin hands swfd a payload for another party (a decision's
+    ``input``/``result``, heartbeat details): a ``str`` is taken as the SWF
+    string itself (it may come straight from the history), anything else is
+    encoded with ``codec``.
+    """
+    if value is None or isinstance(value, str):
+        return value
+    return encode(codec, value, what)
