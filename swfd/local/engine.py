@@ -1,0 +1,203 @@
+"""The local SWF endpoint's state owner: one lock, one SQLite transaction per call.
+
+Why one lock: SWF's guarantees (a task goes to one poller, one outstanding
+decision task per execution, a decision batch applies whole) are easiest to
+get right with a single state owner. Calls are short (microseconds of Python
+and one SQLite commit); long polls wait on condition variables that release
+the lock. Each call runs as one transaction: the handler changes in-memory
+state and marks executions dirty; ``_commit`` writes the dirty executions'
+new events and state to SQLite and commits before the call returns. If a
+handler fails half-way with an unexpected error, the transaction is rolled
+back and the in-memory state is rebuilt from SQLite, so memory never holds
+what the database does not.
+
+The operations live in mixins by theme: ``registry_ops`` (domains, types,
+tags), ``workflow_ops`` (execution lifecycle, signals, cancel, terminate,
+children, timeouts), ``task_ops`` (polls, responds, heartbeats),
+``decisions`` (RespondDecisionTaskCompleted) and ``query_ops`` (describe,
+list, count, history).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Callable
+
+from swfd.local.decisions import DecisionOps
+from swfd.local.faults import SWFFault
+from swfd.local.query_ops import QueryOps
+from swfd.local.registry_ops import RegistryOps
+from swfd.local.state import MAX_EVENTS, Execution, attributes_key, compact, now
+from swfd.local.store import EndpointLockedError, SchemaVersionError, Store
+from swfd.local.task_ops import TaskOps
+from swfd.local.tasks import TaskQueues
+from swfd.local.timers import TimerSchedule
+from swfd.local.workflow_ops import WorkflowOps
+
+__all__ = ["EndpointLockedError", "Engine", "SchemaVersionError"]
+
+log = logging.getLogger(__name__)
+
+RETENTION_SWEEP_SECONDS = 60.0
+
+
+class Engine(RegistryOps, WorkflowOps, TaskOps, DecisionOps, QueryOps):
+    """Every SWF operation on state kept in memory and written through to SQLite."""
+
+    def __init__(self, database: str, poll_timeout: float = 60.0) -> None:
+        self.database = database
+        self.poll_timeout = poll_timeout
+        self.lock = threading.RLock()
+        self.closed = False
+        self.store = Store(database)
+        self.queues = TaskQueues(self.lock)
+        self.timers = TimerSchedule(self.lock, self._fire_timer)
+        self._dirty: dict[str, Execution] = {}
+        self._batch_run: str | None = None
+        with self.lock:
+            self._load()
+            self.timers.add(now(), "retention", "")
+            self.timers.start()
+
+    # -- plumbing -------------------------------------------------------------------
+
+    def call(self, operation: str, params: dict) -> dict:
+        """Run one SWF operation on an already validated request body."""
+        handler: Callable[[dict], dict] | None = getattr(self, f"op_{operation}", None)
+        if handler is None:
+            raise SWFFault("UnknownOperationException", f"Unknown operation {operation}")
+        with self.lock:
+            if self.closed:
+                raise SWFFault("ServiceUnavailable", "the local endpoint is shutting down", 503)
+            return self._transaction(lambda: handler(params))
+
+    def _transaction(self, body: Callable[[], dict]) -> dict:
+        self._dirty = {}
+        try:
+            result = body()
+            self._enforce_event_limit()
+            for ex in self._dirty.values():
+                self.store.save_execution(ex)
+            self.store.commit()
+        except SWFFault:
+            if self._dirty:  # a fault after a change: never keep half of it
+                self._restore()
+            else:
+                self.store.rollback()
+            raise
+        except BaseException:
+            log.exception("local endpoint: transaction failed; reloading state from SQLite")
+            self._restore()
+            raise
+        for ex in self._dirty.values():
+            ex.persisted = len(ex.events)
+        self._dirty = {}
+        return result
+
+    def _restore(self) -> None:
+        self.store.rollback()
+        self._dirty = {}
+        self._batch_run = None
+        self.queues.clear()
+        self.timers.clear()
+        self._load()
+        self.timers.add(now(), "retention", "")
+        self.queues.wake_all()
+
+    def _load(self) -> None:
+        self.domains = self.store.load_domains()
+        self.types = self.store.load_types()
+        self.open_runs: dict[str, Execution] = {}
+        self.open_by_wid: dict[tuple[str, str], Execution] = {}
+        self.open_count: dict[str, int] = {}
+        for ex in self.store.load_open_executions():
+            self._register_open(ex)
+            self._rearm(ex)
+
+    def _register_open(self, ex: Execution) -> None:
+        self.open_runs[ex.run_id] = ex
+        self.open_by_wid[(ex.domain, ex.workflow_id)] = ex
+        self.open_count[ex.domain] = self.open_count.get(ex.domain, 0) + 1
+
+    def _unregister_open(self, ex: Execution) -> None:
+        self.open_runs.pop(ex.run_id, None)
+        if self.open_by_wid.get((ex.domain, ex.workflow_id)) is ex:
+            del self.open_by_wid[(ex.domain, ex.workflow_id)]
+        self.open_count[ex.domain] = self.open_count.get(ex.domain, 1) - 1
+
+    def _rearm(self, ex: Execution) -> None:
+        """Queue the tasks and arm the clocks of an execution loaded from SQLite."""
+        deadline = ex.deadline()
+        if deadline is not None:
+            self.timers.add(deadline, "execution", ex.run_id)
+        d = ex.decision
+        if d is not None:
+            if not d.started_id:
+                self.queues.push("D", ex.domain, d.task_list, d.priority, ex.run_id,
+                                 d.scheduled_id)
+            self._arm_decision(ex)
+        for act in ex.activities.values():
+            if not act.started_id:
+                self.queues.push("A", ex.domain, act.task_list, act.priority, ex.run_id,
+                                 act.scheduled_id)
+            for when, kind in act.deadlines():
+                self.timers.add(when, "activity", ex.run_id, (act.scheduled_id, kind))
+        for timer in ex.timers.values():
+            self.timers.add(timer.fire_at, "timer", ex.run_id, (timer.timer_id, timer.started_id))
+
+    def close(self) -> None:
+        """Stop the clocks, answer waiting polls empty, release the database."""
+        with self.lock:
+            if self.closed:
+                return
+            self.closed = True
+            self.queues.wake_all()
+        self.timers.stop()
+        with self.lock:
+            self.store.close()
+
+    # -- helpers shared by the mixins -----------------------------------------------
+
+    def add_event(self, ex: Execution, event_type: str, attrs: dict) -> int:
+        """Append an event to ``ex``'s history; returns its eventId."""
+        event_id = len(ex.events) + 1
+        ex.events.append({
+            "eventTimestamp": now(),
+            "eventType": event_type,
+            "eventId": event_id,
+            attributes_key(event_type): compact(attrs),
+        })
+        self._dirty[ex.run_id] = ex
+        return event_id
+
+    def touch(self, ex: Execution) -> None:
+        self._dirty[ex.run_id] = ex
+
+    def _enforce_event_limit(self) -> None:
+        """SWF terminates an execution whose history reaches 25,000 events."""
+        for _ in range(100):
+            over = [ex for ex in self._dirty.values()
+                    if ex.is_open and len(ex.events) >= MAX_EVENTS - 1]
+            if not over:
+                return
+            for ex in over:
+                self.terminate(ex, reason=None, details=None, child_policy=ex.child_policy,
+                               cause="EVENT_LIMIT_EXCEEDED")
+
+    def _fire_timer(self, kind: str, run_id: str, ref: object, deadline: float) -> None:
+        if self.closed:
+            return
+        if kind == "retention":
+            self._transaction(self._purge_expired)
+            self.timers.add(now() + RETENTION_SWEEP_SECONDS, "retention", "")
+            return
+        ex = self.open_runs.get(run_id)
+        if ex is None:
+            return
+        self._transaction(lambda: self.fire(kind, ex, ref) or {})
+
+    def _purge_expired(self) -> dict:
+        for dom in list(self.domains.values()):
+            self.store.purge_closed(dom["name"], now() - self.retention_seconds(dom))
+        return {}

@@ -1,0 +1,173 @@
+"""Read-only operations: describe, history, list and count executions.
+
+Why split open and closed: open executions are all in memory, so listing and
+counting them never touches SQLite; closed ones are read through the indexes
+of ``store.py`` (domain + start or close time), so the cost of a query
+depends on what it returns, not on how many executions were ever closed.
+Closed executions older than their domain's retention are invisible even
+before the periodic sweep deletes them.
+"""
+
+from __future__ import annotations
+
+from swfd.local.faults import SWFFault
+from swfd.local.paging import make_token, offset_of, page, page_size
+from swfd.local.state import Execution, compact, now
+
+_ONE_OF = ("executionFilter", "typeFilter", "tagFilter", "closeStatusFilter")
+
+
+class QueryOps:
+    """Mixin of :class:`~swfd.local.engine.Engine`."""
+
+    def _execution(self, domain: str, execution: dict) -> tuple[Execution, bool]:
+        """(execution, is_open) for a WorkflowExecution reference; UnknownResourceFault if none."""
+        dom = self.domain(domain, registered=False)
+        wid, run_id = execution["workflowId"], execution.get("runId")
+        ex = self.open_runs.get(run_id) if run_id else self.open_by_wid.get((domain, wid))
+        if ex is not None and ex.domain == domain and ex.workflow_id == wid:
+            return ex, True
+        found = self.store.find_run_id(domain, wid, run_id)
+        ex = self.store.load_execution(found) if found else None
+        if ex is None or ex.close_ts < now() - self.retention_seconds(dom):
+            raise SWFFault(
+                "UnknownResourceFault",
+                f"Unknown execution: WorkflowExecution=[workflowId={wid}, runId={run_id or ''}]"
+                f" in domain {domain}",
+            )
+        return ex, False
+
+    def op_DescribeWorkflowExecution(self, p: dict) -> dict:
+        ex, _ = self._execution(p["domain"], p["execution"])
+        return compact({
+            "executionInfo": ex.info(),
+            "executionConfiguration": compact({
+                "taskStartToCloseTimeout": ex.task_timeout,
+                "executionStartToCloseTimeout": ex.execution_timeout,
+                "taskList": {"name": ex.task_list},
+                "taskPriority": ex.priority,
+                "childPolicy": ex.child_policy,
+                "lambdaRole": ex.lambda_role,
+            }),
+            "openCounts": {
+                "openActivityTasks": len(ex.activities),
+                "openDecisionTasks": 1 if ex.decision is not None else 0,
+                "openTimers": len(ex.timers),
+                "openChildWorkflowExecutions": len(ex.children),
+                "openLambdaFunctions": 0,
+            },
+            "latestActivityTaskTimestamp": ex.latest_activity_ts,
+            "latestExecutionContext": ex.latest_context,
+        })
+
+    def op_GetWorkflowExecutionHistory(self, p: dict) -> dict:
+        ex, is_open = self._execution(p["domain"], p["execution"])
+        total = len(ex.events) if is_open else self.store.event_count(ex.run_id)
+        offset = offset_of(p, "GetWorkflowExecutionHistory")
+        size = page_size(p)
+        if p.get("reverseOrder"):
+            first, last = max(1, total - offset - size + 1), total - offset
+        else:
+            first, last = offset + 1, min(total, offset + size)
+        if is_open:
+            events = ex.events[first - 1:last]
+        else:
+            events = self.store.events(ex.run_id, first, last)
+        if p.get("reverseOrder"):
+            events.reverse()
+        more = offset + size < total
+        return compact({
+            "events": events,
+            "nextPageToken": make_token("GetWorkflowExecutionHistory", offset + size)
+            if more else None,
+        })
+
+    # -- lists and counts -----------------------------------------------------------
+
+    @staticmethod
+    def _check_filters(p: dict) -> None:
+        given = [f for f in _ONE_OF if p.get(f)]
+        if len(given) > 1:
+            raise SWFFault(
+                "ValidationException",
+                f"only one of executionFilter, typeFilter, tagFilter and closeStatusFilter "
+                f"may be given (got {', '.join(given)})",
+            )
+
+    def _open_matching(self, p: dict) -> list[Execution]:
+        self.domain(p["domain"], registered=False)
+        self._check_filters(p)
+        tf = p.get("startTimeFilter") or {}
+        oldest, latest = tf.get("oldestDate", 0), tf.get("latestDate")
+        out = []
+        for ex in self.open_runs.values():
+            if ex.domain != p["domain"] or ex.start_ts < oldest:
+                continue
+            if latest is not None and ex.start_ts > latest:
+                continue
+            if p.get("executionFilter") and ex.workflow_id != p["executionFilter"]["workflowId"]:
+                continue
+            if p.get("tagFilter") and p["tagFilter"]["tag"] not in ex.tags:
+                continue
+            typ = p.get("typeFilter")
+            if typ and (ex.workflow_type["name"] != typ["name"] or
+                        (typ.get("version") and ex.workflow_type["version"] != typ["version"])):
+                continue
+            out.append(ex)
+        return out
+
+    def op_ListOpenWorkflowExecutions(self, p: dict) -> dict:
+        found = sorted(self._open_matching(p), key=lambda e: (e.start_ts, e.run_id),
+                       reverse=not p.get("reverseOrder"))
+        items, token = page(found, p, "ListOpenWorkflowExecutions")
+        return compact({"executionInfos": [e.info() for e in items], "nextPageToken": token})
+
+    def op_CountOpenWorkflowExecutions(self, p: dict) -> dict:
+        return {"count": len(self._open_matching(p)), "truncated": False}
+
+    def _closed_query(self, p: dict) -> tuple[list[str], list, str]:
+        dom = self.domain(p["domain"], registered=False)
+        self._check_filters(p)
+        if bool(p.get("startTimeFilter")) == bool(p.get("closeTimeFilter")):
+            raise SWFFault("ValidationException",
+                           "exactly one of startTimeFilter and closeTimeFilter must be given")
+        column = "start_ts" if p.get("startTimeFilter") else "close_ts"
+        tf = p.get("startTimeFilter") or p.get("closeTimeFilter")
+        where = [f"{column} >= ?", "close_ts >= ?"]
+        args: list = [tf.get("oldestDate", 0), now() - self.retention_seconds(dom)]
+        if tf.get("latestDate") is not None:
+            where.append(f"{column} <= ?")
+            args.append(tf["latestDate"])
+        if p.get("executionFilter"):
+            where.append("workflow_id = ?")
+            args.append(p["executionFilter"]["workflowId"])
+        if p.get("closeStatusFilter"):
+            where.append("close_status = ?")
+            args.append(p["closeStatusFilter"]["status"])
+        if p.get("typeFilter"):
+            where.append("type_name = ?")
+            args.append(p["typeFilter"]["name"])
+            if p["typeFilter"].get("version"):
+                where.append("type_version = ?")
+                args.append(p["typeFilter"]["version"])
+        if p.get("tagFilter"):
+            where.append("EXISTS (SELECT 1 FROM json_each(executions.tags) WHERE value = ?)")
+            args.append(p["tagFilter"]["tag"])
+        return where, args, column
+
+    def op_ListClosedWorkflowExecutions(self, p: dict) -> dict:
+        where, args, column = self._closed_query(p)
+        offset = offset_of(p, "ListClosedWorkflowExecutions")
+        size = page_size(p)
+        rows = self.store.closed_executions(p["domain"], where, args, column,
+                                            not p.get("reverseOrder"), size + 1, offset)
+        more = len(rows) > size
+        return compact({
+            "executionInfos": [e.info() for e in rows[:size]],
+            "nextPageToken": make_token("ListClosedWorkflowExecutions", offset + size)
+            if more else None,
+        })
+
+    def op_CountClosedWorkflowExecutions(self, p: dict) -> dict:
+        where, args, _ = self._closed_query(p)
+        return {"count": self.store.count_closed(p["domain"], where, args), "truncated": False}

@@ -1,0 +1,224 @@
+"""In-memory state of open workflow executions, and its JSON form for SQLite.
+
+Why in memory: every call on an open execution (poll, respond, heartbeat)
+touches only open state, so keeping it in Python objects makes a call cost
+independent of how many closed executions the database holds. Every change is
+written through to SQLite in the same call (see ``store.py``), and this module
+is the one place that says how an execution is serialised, so a restart
+rebuilds exactly what was acknowledged.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from swfd.local.faults import SWFFault
+
+# SWF's quotas ("Amazon SWF Quotas" in the developer guide).
+MAX_EVENTS = 25_000
+MAX_OPEN_ACTIVITIES = 1_000
+MAX_OPEN_TIMERS = 1_000
+MAX_OPEN_CHILDREN = 1_000
+MAX_OPEN_EXECUTIONS_PER_DOMAIN = 100_000
+MAX_TAGS = 50
+
+
+def now() -> float:
+    return round(time.time(), 3)
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex
+
+
+def seconds(timeout: str | None) -> float | None:
+    """An SWF duration string as seconds; ``None`` for ``"NONE"`` (no timer) or absent."""
+    if timeout is None or timeout == "NONE":
+        return None
+    try:
+        return float(int(timeout))
+    except ValueError:
+        raise SWFFault("ValidationException", f"invalid duration {timeout!r}") from None
+
+
+def priority(value: str | None) -> int:
+    try:
+        return int(value) if value is not None else 0
+    except ValueError:
+        raise SWFFault("ValidationException", f"invalid taskPriority {value!r}") from None
+
+
+def attributes_key(event_type: str) -> str:
+    """``ActivityTaskScheduled`` -> ``activityTaskScheduledEventAttributes``."""
+    return event_type[0].lower() + event_type[1:] + "EventAttributes"
+
+
+def encode_token(data: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode()).decode()
+
+
+def decode_token(token: str, what: str) -> Any:
+    try:
+        return json.loads(base64.urlsafe_b64decode(token.encode()))
+    except (ValueError, TypeError, UnicodeError):  # garbage is the client's error
+        raise SWFFault("ValidationException", f"invalid {what}: {token[:64]!r}") from None
+
+
+def compact(attrs: dict) -> dict:
+    """Drop absent (None) members: SWF omits them from events and responses."""
+    return {k: v for k, v in attrs.items() if v is not None}
+
+
+@dataclass
+class Activity:
+    activity_id: str
+    scheduled_id: int
+    activity_type: dict
+    task_list: str
+    priority: int
+    input: str | None
+    schedule_to_start: str
+    schedule_to_close: str
+    start_to_close: str
+    heartbeat: str
+    scheduled_at: float
+    started_id: int = 0
+    started_at: float = 0.0
+    identity: str | None = None
+    heartbeat_deadline: float | None = None
+    details: str | None = None
+    cancel_requested_id: int = 0
+
+    def deadlines(self) -> list[tuple[float, str]]:
+        """Every timeout deadline still relevant, as (epoch, timeoutType)."""
+        out = []
+        s2c = seconds(self.schedule_to_close)
+        if s2c is not None:
+            out.append((self.scheduled_at + s2c, "SCHEDULE_TO_CLOSE"))
+        if not self.started_id:
+            s2s = seconds(self.schedule_to_start)
+            if s2s is not None:
+                out.append((self.scheduled_at + s2s, "SCHEDULE_TO_START"))
+        else:
+            st2c = seconds(self.start_to_close)
+            if st2c is not None:
+                out.append((self.started_at + st2c, "START_TO_CLOSE"))
+            if self.heartbeat_deadline is not None:
+                out.append((self.heartbeat_deadline, "HEARTBEAT"))
+        return out
+
+
+@dataclass
+class Timer:
+    timer_id: str
+    started_id: int
+    fire_at: float
+
+
+@dataclass
+class Child:
+    workflow_id: str
+    run_id: str
+    workflow_type: dict
+    initiated_id: int
+    started_id: int
+
+
+@dataclass
+class DecisionTask:
+    scheduled_id: int
+    task_list: str
+    priority: int
+    start_to_close: str
+    schedule_to_start: str | None
+    scheduled_at: float
+    started_id: int = 0
+    started_at: float = 0.0
+
+
+@dataclass
+class Execution:
+    run_id: str
+    workflow_id: str
+    domain: str
+    workflow_type: dict
+    task_list: str
+    priority: str | None
+    execution_timeout: str
+    task_timeout: str
+    child_policy: str
+    lambda_role: str | None
+    tags: list
+    start_ts: float
+    close_ts: float | None = None
+    close_status: str | None = None
+    parent: dict | None = None
+    parent_initiated_id: int = 0
+    cancel_requested: bool = False
+    activities: dict[str, Activity] = field(default_factory=dict)
+    timers: dict[str, Timer] = field(default_factory=dict)
+    children: dict[str, Child] = field(default_factory=dict)
+    decision: DecisionTask | None = None
+    decision_pending: bool = False
+    previous_started: int = 0
+    latest_context: str | None = None
+    latest_activity_ts: float | None = None
+    # RespondDecisionTaskCompleted's taskList override: {"name", "timeout"} or None.
+    override: dict | None = None
+    # Not serialised: the history and how much of it SQLite already has.
+    events: list[dict] = field(default_factory=list, repr=False)
+    persisted: int = 0
+
+    @property
+    def is_open(self) -> bool:
+        return self.close_status is None
+
+    @property
+    def ref(self) -> dict:
+        return {"workflowId": self.workflow_id, "runId": self.run_id}
+
+    def activity_by_scheduled(self, scheduled_id: int) -> Activity | None:
+        for act in self.activities.values():
+            if act.scheduled_id == scheduled_id:
+                return act
+        return None
+
+    def deadline(self) -> float | None:
+        limit = seconds(self.execution_timeout)
+        return None if limit is None else self.start_ts + limit
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        del data["events"], data["persisted"]
+        return json.dumps(data, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> Execution:
+        data = json.loads(text)
+        data["activities"] = {k: Activity(**v) for k, v in data["activities"].items()}
+        data["timers"] = {k: Timer(**v) for k, v in data["timers"].items()}
+        data["children"] = {k: Child(**v) for k, v in data["children"].items()}
+        if data["decision"] is not None:
+            data["decision"] = DecisionTask(**data["decision"])
+        return cls(**data)
+
+    def info(self) -> dict:
+        """The WorkflowExecutionInfo shape."""
+        return compact(
+            {
+                "execution": self.ref,
+                "workflowType": self.workflow_type,
+                "startTimestamp": self.start_ts,
+                "closeTimestamp": self.close_ts,
+                "executionStatus": "OPEN" if self.is_open else "CLOSED",
+                "closeStatus": self.close_status,
+                "parent": self.parent,
+                "tagList": self.tags or None,
+                "cancelRequested": self.cancel_requested,
+            }
+        )

@@ -1,0 +1,197 @@
+"""Polls, activity task responses, heartbeats and pending-task counts.
+
+Why the poll loop looks like this: a task is taken off its queue and marked
+started (its *Started event written) while the engine lock is held, so it goes
+to exactly one poller; a poll that finds nothing waits on its task list's
+condition, which releases the lock, and is woken the moment a task is queued.
+A task handed out is never requeued: if the poller's client has gone away the
+task times out, as on SWF. Task tokens are opaque base64 JSON naming the run,
+the scheduled event and the started event, so a token stays valid across a
+restart exactly as long as the task it names is open.
+"""
+
+from __future__ import annotations
+
+import time
+
+from swfd.local.faults import SWFFault
+from swfd.local.paging import make_token, offset_of, page_size
+from swfd.local.state import Activity, Execution, compact, decode_token, encode_token, now, seconds
+
+
+class TaskOps:
+    """Mixin of :class:`~swfd.local.engine.Engine`."""
+
+    # -- the shared wait ------------------------------------------------------------
+
+    def _wait_for_task(self, kind: str, domain: str, task_list: str, valid) -> tuple | None:
+        self.domain(domain, registered=False)
+        tl = self.queues.get(kind, domain, task_list)
+        deadline = time.monotonic() + self.poll_timeout
+        while not self.closed:
+            found = self.queues.pop(tl, valid)
+            if found is not None:
+                return found
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            tl.cond.wait(remaining)
+        return None
+
+    def _activity_valid(self, run_id: str, scheduled_id: int) -> bool:
+        ex = self.open_runs.get(run_id)
+        act = ex.activity_by_scheduled(scheduled_id) if ex is not None else None
+        return act is not None and not act.started_id
+
+    def _decision_valid(self, run_id: str, scheduled_id: int) -> bool:
+        ex = self.open_runs.get(run_id)
+        d = ex.decision if ex is not None else None
+        return d is not None and d.scheduled_id == scheduled_id and not d.started_id
+
+    # -- activity tasks -------------------------------------------------------------
+
+    def op_PollForActivityTask(self, p: dict) -> dict:
+        found = self._wait_for_task("A", p["domain"], p["taskList"]["name"], self._activity_valid)
+        if found is None:
+            return {"taskToken": "", "startedEventId": 0}
+        ex = self.open_runs[found[0]]
+        act = ex.activity_by_scheduled(found[1])
+        act.started_id = self.add_event(ex, "ActivityTaskStarted", {
+            "identity": p.get("identity"), "scheduledEventId": act.scheduled_id,
+        })
+        act.started_at = ex.events[-1]["eventTimestamp"]
+        act.identity = p.get("identity")
+        hb = seconds(act.heartbeat)
+        act.heartbeat_deadline = None if hb is None else act.started_at + hb
+        for when, timeout_type in act.deadlines():
+            if timeout_type in ("START_TO_CLOSE", "HEARTBEAT"):
+                self.timers.add(when, "activity", ex.run_id, (act.scheduled_id, timeout_type))
+        return compact({
+            "taskToken": encode_token(["A", ex.run_id, act.scheduled_id, act.started_id]),
+            "activityId": act.activity_id,
+            "startedEventId": act.started_id,
+            "workflowExecution": ex.ref,
+            "activityType": act.activity_type,
+            "input": act.input,
+        })
+
+    def _started_activity(self, token: str) -> tuple[Execution, Activity]:
+        data = decode_token(token, "taskToken")
+        if not (isinstance(data, list) and len(data) == 4 and data[0] == "A"):
+            raise SWFFault("ValidationException", "taskToken is not an activity task token")
+        _, run_id, scheduled_id, started_id = data
+        ex = self.open_runs.get(run_id)
+        act = ex.activity_by_scheduled(scheduled_id) if ex is not None else None
+        if act is None or act.started_id != started_id:
+            raise SWFFault(
+                "UnknownResourceFault",
+                f"Unknown activity task (run {run_id}, scheduledEventId {scheduled_id}): it "
+                "completed, timed out or was canceled, or its workflow execution closed",
+            )
+        return ex, act
+
+    def _close_activity(self, token: str, event_type: str, attrs: dict) -> dict:
+        ex, act = self._started_activity(token)
+        del ex.activities[act.activity_id]
+        attrs.update(scheduledEventId=act.scheduled_id, startedEventId=act.started_id)
+        self.add_event(ex, event_type, attrs)
+        self.schedule_decision(ex)
+        return {}
+
+    def op_RespondActivityTaskCompleted(self, p: dict) -> dict:
+        return self._close_activity(p["taskToken"], "ActivityTaskCompleted",
+                                    {"result": p.get("result")})
+
+    def op_RespondActivityTaskFailed(self, p: dict) -> dict:
+        return self._close_activity(p["taskToken"], "ActivityTaskFailed",
+                                    {"reason": p.get("reason"), "details": p.get("details")})
+
+    def op_RespondActivityTaskCanceled(self, p: dict) -> dict:
+        _, act = self._started_activity(p["taskToken"])
+        return self._close_activity(p["taskToken"], "ActivityTaskCanceled", {
+            "details": p.get("details"),
+            "latestCancelRequestedEventId": act.cancel_requested_id or None,
+        })
+
+    def op_RecordActivityTaskHeartbeat(self, p: dict) -> dict:
+        ex, act = self._started_activity(p["taskToken"])
+        if p.get("details") is not None:
+            act.details = p["details"]
+        hb = seconds(act.heartbeat)
+        if hb is not None:
+            act.heartbeat_deadline = now() + hb
+        self.touch(ex)
+        return {"cancelRequested": bool(act.cancel_requested_id)}
+
+    def op_CountPendingActivityTasks(self, p: dict) -> dict:
+        self.domain(p["domain"], registered=False)
+        n = self.queues.count("A", p["domain"], p["taskList"]["name"], self._activity_valid)
+        return {"count": n, "truncated": False}
+
+    # -- decision tasks -------------------------------------------------------------
+
+    def op_CountPendingDecisionTasks(self, p: dict) -> dict:
+        self.domain(p["domain"], registered=False)
+        n = self.queues.count("D", p["domain"], p["taskList"]["name"], self._decision_valid)
+        return {"count": n, "truncated": False}
+
+    def op_PollForDecisionTask(self, p: dict) -> dict:
+        if p.get("nextPageToken"):
+            return self._decision_page(p)
+        found = self._wait_for_task("D", p["domain"], p["taskList"]["name"],
+                                    self._decision_valid)
+        if found is None:
+            return {"taskToken": "", "startedEventId": 0, "previousStartedEventId": 0,
+                    "events": []}
+        ex = self.open_runs[found[0]]
+        d = ex.decision
+        d.started_id = self.add_event(ex, "DecisionTaskStarted", {
+            "identity": p.get("identity"), "scheduledEventId": d.scheduled_id,
+        })
+        d.started_at = ex.events[-1]["eventTimestamp"]
+        self._arm_decision(ex)
+        token = encode_token(["D", ex.run_id, d.scheduled_id, d.started_id])
+        return self._decision_response(ex, token, d.started_id, p, 0)
+
+    def _decision_response(self, ex: Execution, token: str, started_id: int, p: dict,
+                           offset: int) -> dict:
+        """One page of the decision task's history (events up to its DecisionTaskStarted)."""
+        events = ex.events[:started_id]
+        if p.get("startAtPreviousStartedEvent") and ex.previous_started:
+            since = ex.events[ex.previous_started - 1]["eventTimestamp"]
+            events = [e for e in events if e["eventTimestamp"] >= since]
+        if p.get("reverseOrder"):
+            events = events[::-1]
+        size = page_size(p)
+        chunk = events[offset:offset + size]
+        more = offset + size < len(events)
+        return compact({
+            "taskToken": token,
+            "startedEventId": started_id,
+            "workflowExecution": ex.ref,
+            "workflowType": ex.workflow_type,
+            "events": chunk,
+            "nextPageToken": make_token("PollForDecisionTask", offset + size, t=token,
+                                        prev=ex.previous_started) if more else None,
+            "previousStartedEventId": ex.previous_started,
+        })
+
+    def _decision_page(self, p: dict) -> dict:
+        """A later page of a decision task already handed out (the token names the task)."""
+        offset = offset_of(p, "PollForDecisionTask")
+        data = decode_token(p["nextPageToken"], "nextPageToken")
+        token = data.get("t", "")
+        task = decode_token(token, "taskToken")
+        _, run_id, _, started_id = task
+        ex = self.open_runs.get(run_id)
+        if ex is None:
+            ex = self.store.load_execution(run_id)
+            if ex is None:
+                raise SWFFault("UnknownResourceFault", f"Unknown execution run {run_id}")
+            ex.events = self.store.events(run_id, 1, started_id)
+        saved = ex.previous_started
+        ex.previous_started = data.get("prev", saved)
+        try:
+            return self._decision_response(ex, token, started_id, p, offset)
+        finally:
+            ex.previous_started = saved

@@ -1,0 +1,68 @@
+"""One schedule for every timeout and timer of the endpoint: a heap and one thread.
+
+Why: SWF has many clocks (four activity timeouts, two decision timeouts, the
+execution timeout, user timers, retention). One heap ordered by deadline and
+one thread sleeping until the earliest keeps the cost independent of how many
+are pending. Entries are never removed when their cause goes away (an activity
+completes, a timer is canceled): the engine's ``fire`` callback re-checks the
+state under the lock and ignores stale entries. Deadlines are epoch seconds
+taken from persisted state, so after a restart the engine re-adds them and
+those that came due while the endpoint was down fire at once.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import threading
+import time
+from typing import Callable
+
+log = logging.getLogger(__name__)
+
+TimerEntry = tuple[float, int, str, str, object]  # (deadline, seq, kind, run_id, ref)
+
+
+class TimerSchedule:
+    def __init__(self, lock: threading.RLock, fire: Callable[[str, str, object, float], None]):
+        self._fire = fire
+        self._heap: list[TimerEntry] = []
+        self._seq = itertools.count()
+        self._cond = threading.Condition(lock)
+        self._stopped = False
+        self._thread = threading.Thread(target=self._run, name="swfd-local-timers", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def add(self, deadline: float, kind: str, run_id: str, ref: object = None) -> None:
+        """Schedule ``fire(kind, run_id, ref, deadline)``; call with the engine lock held."""
+        entry = (deadline, next(self._seq), kind, run_id, ref)
+        heapq.heappush(self._heap, entry)
+        if self._heap[0] is entry:
+            self._cond.notify()
+
+    def clear(self) -> None:
+        self._heap.clear()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        with self._cond:
+            while not self._stopped:
+                current = time.time()
+                while self._heap and self._heap[0][0] <= current and not self._stopped:
+                    deadline, _, kind, run_id, ref = heapq.heappop(self._heap)
+                    try:
+                        self._fire(kind, run_id, ref, deadline)
+                    except Exception:  # one bad entry must not stop every other clock
+                        log.exception("local endpoint timer %s for run %s failed", kind, run_id)
+                wait = self._heap[0][0] - time.time() if self._heap else 60.0
+                if wait > 0:
+                    self._cond.wait(min(wait, 60.0))
