@@ -1,0 +1,107 @@
+"""The one place swfd builds boto3 SWF clients.
+
+Why the settings below:
+
+- botocore's own retries are off (``total_max_attempts=1``): tenacity in
+  ``swfd.swf.retry`` is the only retry layer, so the policy (which errors, which
+  operations, how long) is decided once, by operation, and every retry is logged.
+- ``read_timeout`` is 70 s, above SWF's 60 s long poll: a poll must return on its
+  own, never be abandoned by the client (a task handed to an abandoned poll is
+  lost until its timeout).
+- A short connect timeout: an unreachable endpoint shows up in seconds, and a
+  connect failure is the one error even non-idempotent calls retry.
+- Each call builds its own ``boto3.session.Session``: sessions and clients are not
+  shared across ``fork()``, and children build theirs after forking.
+- Credentials never come from the INI file. Against AWS, boto3's default chain
+  supplies them. The embedded endpoint takes fixed dummy credentials, so the
+  first run needs no AWS account. Any other explicit URL (say a ``swfd local``
+  on another port) uses the chain too, falling back to the dummy credentials
+  when the chain finds none.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import botocore.session
+from botocore.config import Config
+
+from swfd import __version__
+
+if TYPE_CHECKING:
+    from swfd.config import Settings
+
+EMBEDDED_CREDENTIALS = {"aws_access_key_id": "swfd-local", "aws_secret_access_key": "swfd-local"}
+"""Fixed dummy credentials for the local endpoint (it does not check signatures)."""
+
+READ_TIMEOUT = 70.0
+CONNECT_TIMEOUT = 5.0
+
+_WILDCARD_HOSTS = {"", "0.0.0.0", "::", "[::]"}
+
+
+def endpoint_url_for(settings: Settings) -> str | None:
+    """The URL clients use: None for AWS, the embedded endpoint's loopback URL, or the URL.
+
+    An embedded endpoint listening on a wildcard address is reached on loopback.
+    """
+    if not settings.is_embedded:
+        return settings.endpoint_url
+    host = settings.embedded.host
+    if host in _WILDCARD_HOSTS:
+        host = "::1" if ":" in host else "127.0.0.1"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{settings.embedded.port}"
+
+
+def make_client(
+    endpoint_url: str | None,
+    region: str,
+    *,
+    max_pool_connections: int = 4,
+    read_timeout: float = READ_TIMEOUT,
+    credentials: dict[str, str] | None = None,
+    connect_timeout: float = CONNECT_TIMEOUT,
+) -> Any:
+    """A boto3 SWF client with swfd's timeouts and botocore's retries off.
+
+    ``max_pool_connections`` should match the threads that share the client (a
+    worker's main thread plus its heartbeat thread, for instance). ``credentials``
+    (``aws_access_key_id``/``aws_secret_access_key``) override boto3's chain.
+    """
+    if credentials:
+        # Explicit credentials need no profile: ignore AWS_PROFILE so a stray one
+        # naming a missing profile cannot break use of the local endpoint.
+        core = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
+        session = boto3.session.Session(botocore_session=core, region_name=region, **credentials)
+    else:
+        session = boto3.session.Session(region_name=region)
+    config = Config(
+        region_name=region,
+        read_timeout=read_timeout,
+        connect_timeout=connect_timeout,
+        max_pool_connections=max_pool_connections,
+        retries={"total_max_attempts": 1},
+        user_agent_extra=f"swfd/{__version__}",
+    )
+    return session.client("swf", endpoint_url=endpoint_url, config=config)
+
+
+def _default_chain_is_empty() -> bool:
+    return boto3.session.Session().get_credentials() is None
+
+
+def client_for(settings: Settings, *, max_pool_connections: int = 4) -> Any:
+    """A client for the endpoint ``settings`` configure, with the right credentials."""
+    url = endpoint_url_for(settings)
+    credentials: dict[str, str] | None = None
+    if settings.is_embedded or (url is not None and _default_chain_is_empty()):
+        credentials = EMBEDDED_CREDENTIALS
+    return make_client(
+        url,
+        settings.region,
+        max_pool_connections=max_pool_connections,
+        credentials=credentials,
+    )
