@@ -1,0 +1,97 @@
+"""Logging for every swfd process: JSON lines or text, on stderr.
+
+Under systemd stderr is the journal; under supervisord it is the program's
+log file. Each record carries ``pid`` and ``pool`` (``None`` in the master), and
+the task context other modules pass with ``extra=`` (``workflowId``, ``runId``,
+``activityId``, ``decisionStartedEventId``). Payloads are never logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Any
+
+try:  # python-json-logger >= 3
+    from pythonjsonlogger.json import JsonFormatter
+except ImportError:  # pragma: no cover - python-json-logger 2.x
+    from pythonjsonlogger.jsonlogger import JsonFormatter  # type: ignore[no-redef]
+
+TASK_FIELDS = ("workflowId", "runId", "activityId", "decisionStartedEventId")
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+FORMATS = ("json", "text")
+
+
+class ContextFilter(logging.Filter):
+    """Stamps ``pid`` (read per record: right after a fork too) and ``pool``."""
+
+    def __init__(self, pool: str | None) -> None:
+        super().__init__()
+        self.pool = pool
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.pid = os.getpid()
+        record.pool = self.pool
+        return True
+
+
+class TextFormatter(logging.Formatter):
+    """``time LEVEL [pool pid] logger: message key=value...`` plus any traceback."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s [%(poolname)s %(pid)s] %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.poolname = getattr(record, "pool", None) or "master"
+        context = " ".join(
+            f"{key}={getattr(record, key)}" for key in TASK_FIELDS if hasattr(record, key)
+        )
+        text = super().format(record)
+        if context:
+            head, sep, tail = text.partition("\n")
+            text = f"{head} {context}{sep}{tail}"
+        return text
+
+
+def _json_formatter() -> logging.Formatter:
+    return JsonFormatter(
+        "%(levelname)s %(name)s %(message)s %(pid)s %(pool)s",
+        rename_fields={"levelname": "level", "name": "logger"},
+        timestamp=True,
+    )
+
+
+_handler: logging.Handler | None = None
+
+
+def setup(log_format: str = "text", log_level: str = "INFO", pool: str | None = None) -> None:
+    """Install (or replace) swfd's stderr handler on the root logger.
+
+    Called by the master at start and again in each child after the fork with
+    its pool's section name, so the child's lines say which pool wrote them.
+    """
+    global _handler
+    if log_format not in FORMATS:
+        raise ValueError(f"log_format must be one of {', '.join(FORMATS)}, not {log_format!r}")
+    level = log_level.upper()
+    if level not in LEVELS:
+        raise ValueError(f"log_level must be one of {', '.join(LEVELS)}, not {log_level!r}")
+    root = logging.getLogger()
+    if _handler is not None:
+        root.removeHandler(_handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(ContextFilter(pool))
+    handler.setFormatter(_json_formatter() if log_format == "json" else TextFormatter())
+    root.addHandler(handler)
+    root.setLevel(level)
+    logging.captureWarnings(True)
+    # botocore's DEBUG lines carry request bodies, i.e. payloads.
+    for noisy in ("botocore", "boto3", "urllib3"):
+        logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLevelName(level)))
+    _handler = handler
+
+
+def task_context(**fields: Any) -> dict[str, Any]:
+    """``extra=`` for a task line, keeping only the known context fields that are set."""
+    return {key: value for key, value in fields.items() if key in TASK_FIELDS and value is not None}
