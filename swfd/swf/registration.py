@@ -1,0 +1,134 @@
+"""Register the domain and every plugin type, idempotently, and report drift.
+
+SWF never updates a registered type: a plugin that changes a default after
+its type was registered keeps running with SWF's old default. So when a type
+already exists its registered defaults are compared with what the plugin
+declares, and every difference comes back as a readable line for the caller
+to log or print; nothing is silently ignored.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from swfd.swf.models import (
+    DEPRECATED,
+    ActivityType,
+    AlreadyExists,
+    DoesNotExist,
+    Domain,
+    WorkflowType,
+)
+
+log = logging.getLogger(__name__)
+
+
+def _camel(attr: str) -> str:
+    """``default_task_list`` -> ``defaultTaskList``: the name SWF's API uses."""
+    return re.sub(r"_([a-z])", lambda m: m.group(1).upper(), attr)
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def activity_model(domain: str, definition: Any, client: Any) -> ActivityType:
+    """The ActivityType an ActivityDef (or any object with its attributes) declares."""
+    return ActivityType(
+        domain,
+        definition.name,
+        definition.version,
+        description=getattr(definition, "description", None),
+        default_task_list=definition.task_list,
+        default_task_heartbeat_timeout=_str(definition.heartbeat_timeout),
+        default_task_schedule_to_start_timeout=_str(definition.schedule_to_start_timeout),
+        default_task_schedule_to_close_timeout=_str(definition.schedule_to_close_timeout),
+        default_task_start_to_close_timeout=_str(definition.start_to_close_timeout),
+        default_task_priority=_str(getattr(definition, "task_priority", None)),
+        client=client,
+    )
+
+
+def workflow_model(domain: str, definition: Any, client: Any) -> WorkflowType:
+    """The WorkflowType a WorkflowDef (or any object with its attributes) declares."""
+    return WorkflowType(
+        domain,
+        definition.name,
+        definition.version,
+        description=getattr(definition, "description", None),
+        default_task_list=definition.task_list,
+        default_execution_start_to_close_timeout=_str(definition.execution_start_to_close_timeout),
+        default_task_start_to_close_timeout=_str(definition.task_start_to_close_timeout),
+        default_child_policy=definition.child_policy,
+        default_task_priority=_str(getattr(definition, "task_priority", None)),
+        default_lambda_role=getattr(definition, "lambda_role", None),
+        client=client,
+    )
+
+
+def register_domain(client: Any, domain: str, retention_days: int) -> list[str]:
+    """Register ``domain`` unless it exists; lines for an existing one that differs."""
+    local = Domain(domain, retention_period=retention_days, client=client)
+    try:
+        local.save()
+        log.info("registered domain %s (retention %s days)", domain, retention_days)
+        return []
+    except AlreadyExists:
+        pass
+    upstream = local.upstream()
+    lines = []
+    if upstream.status == DEPRECATED:
+        lines.append(f"Domain {domain}: is DEPRECATED upstream; no new executions can start")
+    if upstream.retention_period != retention_days:
+        lines.append(
+            f"Domain {domain}: workflowExecutionRetentionPeriodInDays is "
+            f"'{upstream.retention_period}' upstream, config declares '{retention_days}'"
+        )
+    return lines
+
+
+def register_type(model: ActivityType | WorkflowType) -> list[str]:
+    """Register one type unless it exists; lines naming each default that differs."""
+    try:
+        model.save()
+        log.info("registered %s in domain %s", model, model.domain)
+        return []
+    except AlreadyExists:
+        pass
+    try:
+        changes = model.changes
+    except DoesNotExist:  # deleted between the register and the describe: try once more
+        model.save()
+        return []
+    lines = []
+    for difference in changes:
+        if difference.attr == "status":
+            lines.append(
+                f"{model}: is {difference.upstream} upstream; "
+                "deciders cannot schedule a deprecated type"
+            )
+        else:
+            lines.append(
+                f"{model}: {_camel(difference.attr)} is {difference.upstream!r} upstream, "
+                f"plugin declares {difference.local!r}"
+            )
+    return lines
+
+
+def register_all(client: Any, domain: str, registry: Any, retention_days: int) -> list[str]:
+    """Register the domain and every type of ``registry``; return the drift lines.
+
+    ``registry`` has ``activities`` and ``workflows`` mappings whose values carry
+    the ActivityDef/WorkflowDef attributes. Idempotent: a second run registers
+    nothing and returns the same lines.
+    """
+    lines = register_domain(client, domain, retention_days)
+    for definition in registry.activities.values():
+        lines += register_type(activity_model(domain, definition, client))
+    for definition in registry.workflows.values():
+        lines += register_type(workflow_model(domain, definition, client))
+    for line in lines:
+        log.warning("registration drift: %s", line)
+    return lines
