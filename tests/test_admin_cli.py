@@ -1,0 +1,358 @@
+"""The admin CLI end to end: `swfd --config F <command>` in a subprocess against
+a standalone `swfd local` endpoint, checking output, --json and exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from swfd.swf.client import EMBEDDED_CREDENTIALS, make_client
+from swfd.testing import free_port, wait_for
+
+PLUGIN = '''
+import swfd
+
+
+@swfd.activity("CliActivity", "1.0", task_list="cli", codec="raw")
+def cli_activity(task):
+    return task.input
+
+
+@swfd.workflow("CliWorkflow", "1.0", task_list="cli", execution_start_to_close_timeout=600,
+               task_start_to_close_timeout=30, codec="raw")
+def cli_workflow(task):
+    return swfd.Decisions()
+
+
+@swfd.hookimpl
+def swfd_activities():
+    return [cli_activity]
+
+
+@swfd.hookimpl
+def swfd_workflows():
+    return [cli_workflow]
+'''
+
+
+def write_config(path: Path, endpoint: str, domain: str, extra: str = "") -> Path:
+    path.write_text(textwrap.dedent(f"""\
+        [swfd]
+        domain = {domain}
+        endpoint_url = {endpoint}
+        log_format = text
+
+        [worker:default]
+        task_list = cli
+        """) + extra)
+    return path
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("cli")
+    (path / "cli_test_plugin.py").write_text(PLUGIN)
+    return path
+
+
+@pytest.fixture(scope="module")
+def environment(workdir) -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(workdir), env.get("PYTHONPATH")]))
+    env["SWFD_PLUGINS"] = "cli_test_plugin"
+    env["SWFD_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    return env
+
+
+@pytest.fixture(scope="module")
+def endpoint_port(workdir, environment):
+    """A standalone `swfd local` in its own process, as an operator would run it."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "swfd.cli", "local", "--port", str(port),
+         "--database", str(workdir / "local.sqlite3"), "--poll-timeout", "1"],
+        env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        wait_for(lambda: _listening(port) or process.poll() is not None, timeout=30,
+                 message=f"swfd local on port {port}")
+        assert process.poll() is None, process.stdout.read()
+        yield port
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=15)
+
+
+def _listening(port: int) -> bool:
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def domain_name() -> str:
+    return f"cli-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(scope="module")
+def config(workdir, endpoint_port, domain_name) -> Path:
+    return write_config(workdir / "swfd.ini", f"http://127.0.0.1:{endpoint_port}", domain_name)
+
+
+@pytest.fixture(scope="module")
+def client(endpoint_port):
+    return make_client(
+        f"http://127.0.0.1:{endpoint_port}", "us-east-1", credentials=EMBEDDED_CREDENTIALS
+    )
+
+
+@pytest.fixture(scope="module")
+def registered(config, environment, client, domain_name):
+    """The domain and the test plugin's types, registered through `swfd register`."""
+    result = swfd(environment, config, "register", "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def swfd(env: dict, config: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "swfd.cli", "--config", str(config), *args],
+        check=False, env=env, capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def run_decider(client, domain: str, task_list: str, stop: threading.Event) -> None:
+    """A plain-boto3 decider that completes each workflow with its input reversed."""
+    deadline = time.monotonic() + 60
+    while not stop.is_set() and time.monotonic() < deadline:
+        task = client.poll_for_decision_task(
+            domain=domain, taskList={"name": task_list}, identity="test-decider"
+        )
+        if not task.get("taskToken"):
+            continue
+        started = task["events"][0]["workflowExecutionStartedEventAttributes"]
+        client.respond_decision_task_completed(
+            taskToken=task["taskToken"],
+            decisions=[{
+                "decisionType": "CompleteWorkflowExecution",
+                "completeWorkflowExecutionDecisionAttributes": {
+                    "result": started.get("input", "")[::-1]
+                },
+            }],
+        )
+
+
+def test_check_fails_when_the_domain_is_missing_and_not_registered(
+    workdir, environment, endpoint_port
+):
+    config = write_config(workdir / "other.ini", f"http://127.0.0.1:{endpoint_port}", "absent")
+    result = swfd(environment, config, "check")
+    assert result.returncode == 1
+    assert "domain 'absent' does not exist and register = no" in result.stdout
+    report = json.loads(swfd(environment, config, "check", "--json").stdout)
+    assert report["ok"] is False
+    assert report["checks"][-1]["status"] == "FAIL"
+
+
+def test_check_reports_config_plugins_and_endpoint(registered, environment, config):
+    result = swfd(environment, config, "check")
+    assert result.returncode == 0, result.stderr
+    assert "CliActivity/1.0" in result.stdout and "CliWorkflow/1.0" in result.stdout
+    assert "answers" in result.stdout
+    report = json.loads(swfd(environment, config, "check", "--json").stdout)
+    assert report["ok"] is True
+    assert [c["check"] for c in report["checks"]] == ["config", "plugins", "endpoint"]
+
+
+def test_register_is_idempotent_and_reports_drift(registered, environment, config, client,
+                                                   domain_name):
+    assert registered["activityTypes"] == ["CliActivity/1.0"]
+    assert registered["workflowTypes"] == ["CliWorkflow/1.0"]
+    assert registered["differences"] == []
+    again = swfd(environment, config, "register")
+    assert again.returncode == 0, again.stderr
+    assert "1 activity types, 1 workflow types" in again.stdout
+    assert "differs" not in again.stdout
+
+
+def test_start_wait_prints_the_finished_history(registered, environment, config, client,
+                                                 domain_name):
+    stop = threading.Event()
+    decider = threading.Thread(target=run_decider, args=(client, domain_name, "cli", stop))
+    decider.start()
+    try:
+        result = swfd(environment, config, "start", "CliWorkflow", "--input", "abc",
+                      "--wait", "--timeout", "30", "--json")
+    finally:
+        stop.set()
+        decider.join(timeout=10)
+    assert result.returncode == 0, result.stderr
+    finished = json.loads(result.stdout)
+    assert finished["closeStatus"] == "COMPLETED"
+    assert finished["result"] == "cba"
+    assert finished["workflowType"] == {"name": "CliWorkflow", "version": "1.0"}
+    assert [e["eventType"] for e in finished["events"]] == [
+        "WorkflowExecutionStarted",
+        "DecisionTaskScheduled",
+        "DecisionTaskStarted",
+        "DecisionTaskCompleted",
+        "WorkflowExecutionCompleted",
+    ]
+
+
+def test_start_wait_gives_up_at_its_deadline(registered, environment, config):
+    result = swfd(environment, config, "start", "CliWorkflow", "--task-list", "nobody",
+                  "--wait", "--timeout", "1")
+    assert result.returncode == 1
+    assert "is still open after 1 s" in result.stderr
+
+
+def test_execution_commands(registered, environment, config, client, domain_name):
+    workflow_id = f"wf-{uuid.uuid4().hex[:8]}"
+    started = swfd(environment, config, "start", "CliWorkflow", "--workflow-id", workflow_id,
+                   "--input", "payload", "--tag", "red", "--tag", "blue", "--task-list", "cli2",
+                   "--execution-timeout", "120", "--task-timeout", "20",
+                   "--child-policy", "ABANDON", "--json")
+    assert started.returncode == 0, started.stderr
+    run_id = json.loads(started.stdout)["runId"]
+
+    listed = swfd(environment, config, "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert workflow_id in [e["workflowId"] for e in json.loads(listed.stdout)]
+    table = swfd(environment, config, "list", "--type", "CliWorkflow").stdout
+    assert table.splitlines()[0].split() == [
+        "WORKFLOW", "ID", "RUN", "ID", "TYPE", "STATUS", "STARTED", "CLOSED"
+    ]
+    assert workflow_id in table and "CliWorkflow/1.0" in table
+    assert workflow_id not in swfd(environment, config, "list", "--type", "Other").stdout
+
+    described = json.loads(swfd(environment, config, "describe", workflow_id, "--json").stdout)
+    assert described["executionInfo"]["execution"]["runId"] == run_id
+    assert described["executionInfo"]["tagList"] == ["red", "blue"]
+    assert described["executionConfiguration"]["taskList"] == {"name": "cli2"}
+    assert described["executionConfiguration"]["childPolicy"] == "ABANDON"
+    assert described["executionConfiguration"]["executionStartToCloseTimeout"] == "120"
+    text = swfd(environment, config, "describe", workflow_id).stdout
+    assert run_id in text
+    assert "OPEN" in text
+
+    signal = swfd(environment, config, "signal", workflow_id, "go", "--input", "now")
+    assert signal.returncode == 0, signal.stderr
+    assert "sent signal 'go'" in signal.stdout
+    assert swfd(environment, config, "cancel", workflow_id).returncode == 0
+    history = swfd(environment, config, "history", workflow_id)
+    assert history.returncode == 0, history.stderr
+    lines = history.stdout.splitlines()
+    assert lines[0].split() == ["ID", "TIME", "TYPE", "SUMMARY"]
+    assert lines[1].split()[0] == "1" and "WorkflowExecutionStarted" in lines[1]
+    assert "workflowType=CliWorkflow/1.0" in lines[1]
+    assert any("WorkflowExecutionSignaled" in line and "signalName='go'" in line
+               for line in lines)
+    assert any("WorkflowExecutionCancelRequested" in line for line in lines)
+
+    terminated = swfd(environment, config, "terminate", workflow_id, "--reason", "bye",
+                      "--run-id", run_id, "--json")
+    assert terminated.returncode == 0, terminated.stderr
+    assert json.loads(terminated.stdout)["runId"] == run_id
+    events = json.loads(swfd(environment, config, "history", workflow_id, "--json").stdout)
+    assert events[-1]["eventType"] == "WorkflowExecutionTerminated"
+    assert events[-1]["workflowExecutionTerminatedEventAttributes"]["reason"] == "bye"
+    closed = json.loads(swfd(environment, config, "list", "--closed", "--json").stdout)
+    assert {"workflowId": workflow_id, "closeStatus": "TERMINATED"}.items() <= next(
+        e for e in closed if e["workflowId"] == workflow_id
+    ).items()
+
+    # without --run-id, the latest run is the one acted on
+    again = json.loads(swfd(environment, config, "start", "CliWorkflow", "--workflow-id",
+                            workflow_id, "--json").stdout)
+    described = json.loads(swfd(environment, config, "describe", workflow_id, "--json").stdout)
+    assert described["executionInfo"]["execution"]["runId"] == again["runId"] != run_id
+    old = json.loads(swfd(environment, config, "describe", workflow_id, "--run-id", run_id,
+                          "--json").stdout)
+    assert old["executionInfo"]["closeStatus"] == "TERMINATED"
+    assert swfd(environment, config, "terminate", workflow_id).returncode == 0
+
+
+def test_unknown_workflow_id_is_a_clear_error(registered, environment, config):
+    for command in (["describe", "nope-id"], ["history", "nope-id"],
+                    ["signal", "nope-id", "x"], ["cancel", "nope-id"],
+                    ["terminate", "nope-id", "--run-id", "0123"]):
+        result = swfd(environment, config, *command)
+        assert result.returncode == 1, (command, result.stderr)
+        assert "'nope-id'" in result.stderr, (command, result.stderr)
+        assert "Traceback" not in result.stderr
+        assert result.stdout == ""
+
+
+def test_start_of_unknown_type_or_ambiguous_version(registered, environment, config, client,
+                                                    domain_name):
+    unknown = swfd(environment, config, "start", "NoSuchWorkflow")
+    assert unknown.returncode == 1
+    assert "no registered workflow type named 'NoSuchWorkflow'" in unknown.stderr
+    for version in ("1", "2"):
+        client.register_workflow_type(
+            domain=domain_name, name="Twice", version=version,
+            defaultTaskList={"name": "cli"}, defaultTaskStartToCloseTimeout="30",
+            defaultExecutionStartToCloseTimeout="60", defaultChildPolicy="TERMINATE",
+        )
+    ambiguous = swfd(environment, config, "start", "Twice")
+    assert ambiguous.returncode == 2
+    assert "several registered versions (1, 2): pass --version" in ambiguous.stderr
+    chosen = swfd(environment, config, "start", "Twice", "--version", "2", "--json")
+    assert chosen.returncode == 0, chosen.stderr
+    assert json.loads(chosen.stdout)["workflowType"] == {"name": "Twice", "version": "2"}
+
+
+def test_usage_and_config_errors_exit_2(workdir, environment, config):
+    assert swfd(environment, config, "describe").returncode == 2
+    assert swfd(environment, config, "start", "X", "--child-policy", "NOPE").returncode == 2
+    broken = workdir / "broken.ini"
+    broken.write_text("[swfd]\ndomain = x\nbogus_key = 1\n")
+    result = swfd(environment, broken, "list")
+    assert result.returncode == 2
+    assert "bogus_key" in result.stderr
+
+
+def test_embedded_config_uses_the_running_endpoint_not_the_database(
+    registered, workdir, environment, endpoint_port, domain_name
+):
+    database = workdir / "never" / "opened.sqlite3"
+    config = write_config(
+        workdir / "embedded.ini", "embedded", domain_name,
+        f"\n[embedded]\nport = {endpoint_port}\ndatabase = {database}\npoll_timeout = 1\n",
+    )
+    result = swfd(environment, config, "list", "--closed", "--json")
+    assert result.returncode == 0, result.stderr
+    assert isinstance(json.loads(result.stdout), list)
+    assert not database.parent.exists()
+
+
+def test_embedded_config_with_no_daemon_says_so(workdir, environment, domain_name):
+    port = free_port()
+    config = write_config(
+        workdir / "dead.ini", "embedded", domain_name,
+        f"\n[embedded]\nport = {port}\ndatabase = {workdir / 'dead.sqlite3'}\n",
+    )
+    for command in (["list"], ["describe", "x"], ["register"]):
+        result = swfd(environment, config, *command)
+        assert result.returncode == 1
+        assert (f"no swfd local endpoint is listening on http://127.0.0.1:{port} — "
+                "is the daemon running?") in result.stderr
+    assert not (workdir / "dead.sqlite3").exists()
