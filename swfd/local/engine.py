@@ -76,6 +76,8 @@ class Engine(RegistryOps, WorkflowOps, TaskOps, DecisionOps, QueryOps):
         self._dirty = {}
         try:
             result = body()
+            if self.store.closed:  # a poll woken by close(): it changed nothing
+                return result
             self._enforce_event_limit()
             for ex in self._dirty.values():
                 self.store.save_execution(ex)

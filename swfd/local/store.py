@@ -64,6 +64,7 @@ class Store:
     def __init__(self, database: str) -> None:
         self.database = database
         self._lock_file = None
+        self.closed = False
         if database != ":memory:":
             self._take_lock(database + ".lock")
         self.db = sqlite3.connect(database, check_same_thread=False, isolation_level=None)
@@ -107,6 +108,7 @@ class Store:
         self.db.execute("BEGIN")
 
     def close(self) -> None:
+        self.closed = True
         try:
             if self.db.in_transaction:
                 self.db.execute("COMMIT")

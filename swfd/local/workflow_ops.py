@@ -118,7 +118,7 @@ class WorkflowOps:
             "tagList": ex.tags or None,
             "continuedExecutionRunId": continued_from,
             "parentWorkflowExecution": parent,
-            "parentInitiatedEventId": parent_initiated_id if parent else None,
+            "parentInitiatedEventId": parent_initiated_id,  # SWF sends 0 for a top-level run
             "lambdaRole": ex.lambda_role,
         })
         ex.start_ts = ex.events[0]["eventTimestamp"]
