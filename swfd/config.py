@@ -22,6 +22,10 @@ Choices worth knowing:
   long poll can return and its task be answered.
 - With the embedded endpoint, ``register`` is always on: the endpoint starts
   with no domain or types.
+- ``plugins`` absent loads every installed swfd plugin (``Settings.plugins`` is
+  None); ``plugins =`` with no names loads none (an empty tuple).
+- A daemon with no ``[decider:NAME]`` or ``[worker:NAME]`` section would do
+  nothing, so that is an error too.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from botocore.exceptions import (
     ConnectionClosedError,
     ConnectTimeoutError,
     EndpointConnectionError,
+    ParamValidationError,
     ReadTimeoutError,
 )
 
@@ -540,3 +541,10 @@ def test_policy_taken_as_done():
     assert not taken_as_done(unknown, "SignalWorkflowExecution", attempt=2)
     assert not taken_as_done(client_error("ValidationException"),
                              "RespondActivityTaskCompleted", attempt=2)
+
+
+def test_bad_parameters_are_raised_without_a_request(server, client, fake_time):
+    with pytest.raises(ParamValidationError):
+        call(client, "DescribeDomain", policy=fake_time.policy())
+    assert server.requests == []
+    assert fake_time.sleeps == []
