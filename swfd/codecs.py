@@ -65,3 +65,13 @@ def encode_field(codec: str, value: Any, what: str = "value") -> str | None:
     if value is None or isinstance(value, str):
         return value
     return encode(codec, value, what)
+
+
+def truncate(text: str, limit: int, keep: str = "head") -> str:
+    """Cut ``text`` to ``limit`` characters, saying so; ``keep="tail"`` keeps the end."""
+    if len(text) <= limit:
+        return text
+    mark = "...[truncated]"
+    if keep == "tail":
+        return mark + text[len(text) - (limit - len(mark)):]
+    return text[: limit - len(mark)] + mark

@@ -1,0 +1,326 @@
+"""The decider process: poll a decision task (every page), run the workflow's logic, answer.
+
+``run_decider`` is what the master calls in a forked child. For each decision
+task it looks up the workflow type among the plugins' definitions:
+
+- an unknown type is *not answered* and logged as an error: the decision task
+  times out and SWF hands it to a decider that knows the type (a rolling
+  deploy where hosts run different plugin versions);
+- otherwise the handler gets a :class:`DecisionTask` and returns a
+  ``swfd.Decisions`` (or a list of decision dicts, or None for none), which
+  is sent with RespondDecisionTaskCompleted.
+
+Decision logic that raises (or returns decisions SWF refuses) never leaves
+the workflow silently stuck: swfd answers with a ``swfd:decider-error`` marker
+(attempt number and traceback) and a ``swfd-retry-N`` timer with capped
+exponential backoff (1, 2, 4 ... 300 s). When the timer fires the handler is
+called again. With ``decider_max_attempts`` set, the attempt that reaches it
+fails the workflow instead. These markers and timers are swfd's own: they are
+hidden from ``task.events`` and ``task.history`` (``task.raw_events`` keeps
+everything), so seed-style "look at the last event" deciders see the same
+history on a retry as on the first try. The ``swfd:`` marker-name prefix and
+the ``swfd-`` timer-id prefix are reserved for this.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import time
+import traceback
+from typing import Any
+
+from swfd import codecs
+from swfd.codecs import truncate
+from swfd.lifecycle import EXIT_ERROR, EXIT_OK, Lifecycle
+from swfd.registry import Registry, WorkflowDef
+from swfd.swf.retry import call, error_code
+
+log = logging.getLogger(__name__)
+
+ERROR_MARKER = "swfd:decider-error"
+MARKER_PREFIX = "swfd:"
+TIMER_PREFIX = "swfd-"
+RETRY_TIMER = TIMER_PREFIX + "retry-{n}"
+MAX_BACKOFF = 300
+MAX_REASON = 256
+MAX_DETAILS = 32768
+RESPOND_DEADLINE = 120.0
+
+_TIMER_EVENTS = frozenset(
+    {"TimerStarted", "TimerFired", "TimerCanceled", "StartTimerFailed", "CancelTimerFailed"}
+)
+_MARKER_EVENTS = frozenset({"MarkerRecorded", "RecordMarkerFailed"})
+# Decision attributes that carry payloads a json-codec workflow may give as Python values.
+_PAYLOAD_FIELDS = ("input", "result", "details")
+
+
+def _attrs(event: dict[str, Any]) -> dict[str, Any]:
+    kind = event["eventType"]
+    return event.get(kind[0].lower() + kind[1:] + "EventAttributes", {})
+
+
+def is_swfd_event(event: dict[str, Any]) -> bool:
+    """True for swfd's own retry markers and timers (hidden from handlers)."""
+    kind = event["eventType"]
+    if kind in _MARKER_EVENTS:
+        return str(_attrs(event).get("markerName", "")).startswith(MARKER_PREFIX)
+    if kind in _TIMER_EVENTS:
+        return str(_attrs(event).get("timerId", "")).startswith(TIMER_PREFIX)
+    return False
+
+
+def backoff(attempt: int) -> int:
+    """Seconds before retry number ``attempt`` (1, 2, 4, ... capped at 300)."""
+    return min(MAX_BACKOFF, 2 ** min(attempt - 1, 16))
+
+
+class DecisionTask:
+    """What decision logic receives: the whole history of one decision task.
+
+    ``events`` (every page, oldest first, swfd's own markers and timers
+    removed), ``history`` (a :class:`swfd.history.History` over ``events``),
+    ``new_events`` (those after the previous decision), ``raw_events``
+    (everything), ``input`` (the execution's input decoded per the workflow's
+    codec), ``workflow_execution``, ``workflow_type``, ``task_token``,
+    ``attempt`` (1, or the retry number after decision errors).
+    """
+
+    def __init__(self, response: dict[str, Any], events: list[dict[str, Any]],
+                 definition: WorkflowDef | None) -> None:
+        self.task_token: str = response["taskToken"]
+        self.workflow_execution: dict[str, str] = response["workflowExecution"]
+        self.workflow_type: dict[str, str] = response["workflowType"]
+        self.started_event_id: int = response.get("startedEventId", 0)
+        self.previous_started_event_id: int = response.get("previousStartedEventId", 0)
+        self.definition = definition
+        self.raw_events = events
+        self.events = [e for e in events if not is_swfd_event(e)]
+        self.errors_in_a_row, self.errors_total, self.open_retry_timers = _error_state(events)
+        self.attempt = self.errors_in_a_row + 1
+
+    @functools.cached_property
+    def history(self) -> Any:
+        from swfd.history import History
+
+        return History(self.events)
+
+    @property
+    def new_events(self) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["eventId"] > (self.previous_started_event_id or 0)]
+
+    @property
+    def input(self) -> Any:
+        started = next((e for e in self.raw_events
+                        if e["eventType"] == "WorkflowExecutionStarted"), None)
+        raw = _attrs(started).get("input") if started else None
+        codec = self.definition.codec if self.definition else "raw"
+        name = f"{self.workflow_type['name']} {self.workflow_type['version']}"
+        return codecs.decode(codec, raw, f"input of workflow {name}")
+
+    @property
+    def log_context(self) -> dict[str, Any]:
+        return {
+            "workflowId": self.workflow_execution.get("workflowId", ""),
+            "runId": self.workflow_execution.get("runId", ""),
+            "decisionStartedEventId": self.started_event_id,
+        }
+
+
+def _error_state(events: list[dict[str, Any]]) -> tuple[int, int, list[str]]:
+    """(decision errors in a row, error markers in all, open swfd retry timer ids)."""
+    error_tasks = set()
+    for event in events:
+        if event["eventType"] == "MarkerRecorded" and _attrs(event).get("markerName") == (
+            ERROR_MARKER
+        ):
+            error_tasks.add(_attrs(event).get("decisionTaskCompletedEventId"))
+    in_a_row = 0
+    open_timers: dict[str, bool] = {}
+    for event in events:
+        kind = event["eventType"]
+        if kind == "DecisionTaskCompleted":
+            in_a_row = in_a_row + 1 if event["eventId"] in error_tasks else 0
+        elif kind in _TIMER_EVENTS and is_swfd_event(event):
+            timer_id = _attrs(event).get("timerId", "")
+            if kind == "TimerStarted":
+                open_timers[timer_id] = True
+            elif kind in ("TimerFired", "TimerCanceled"):
+                open_timers.pop(timer_id, None)
+    return in_a_row, len(error_tasks), list(open_timers)
+
+
+class DecisionWorker:
+    """One decider process's loop; ``run()`` returns the process exit code."""
+
+    def __init__(self, settings: Any, pool: Any, registry: Registry, lifecycle: Lifecycle,
+                 client: Any, identity: str) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.registry = registry
+        self.lifecycle = lifecycle
+        self.client = client
+        self.identity = identity
+
+    def run(self) -> int:
+        failures = 0
+        while not self.lifecycle.draining:
+            try:
+                polled = self.poll()
+                failures = 0
+            except Exception as exc:  # noqa: BLE001 - a poll error never ends the loop
+                failures += 1
+                wait = min(30.0, 0.5 * 2 ** min(failures, 6))
+                log.error("PollForDecisionTask on task list %s failed (%s: %s); retrying in "
+                          "%.1f s", self.pool.task_list, error_code(exc), exc, wait)
+                self.lifecycle.sleep(wait)
+                continue
+            if polled is not None:
+                self.handle(*polled)
+        log.info("decider draining (%s): no new polls; exiting", self.lifecycle.reason)
+        return EXIT_OK
+
+    def poll(self) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+        """One decision task with every page of its history, or None for an empty poll."""
+        params = {"domain": self.settings.domain, "taskList": {"name": self.pool.task_list},
+                  "identity": self.identity}
+        response = call(self.client, "PollForDecisionTask",
+                        stop=lambda: self.lifecycle.draining, **params)
+        if not response or not response.get("taskToken"):
+            return None
+        events = list(response.get("events", []))
+        token = response.get("nextPageToken")
+        for _ in range(100_000):  # SWF caps a history at 25,000 events
+            if not token:
+                break
+            page = call(self.client, "PollForDecisionTask", deadline=time.monotonic() + 60,
+                        nextPageToken=token, **params)
+            events.extend(page.get("events", []) if page else [])
+            token = page.get("nextPageToken") if page else None
+        return response, events
+
+    def handle(self, response: dict[str, Any], events: list[dict[str, Any]]) -> None:
+        kind = response["workflowType"]
+        definition = self.registry.workflow(kind["name"], kind["version"])
+        task = DecisionTask(response, events, definition)
+        extra = task.log_context
+        if definition is None:
+            log.error("no plugin registered workflow type %s %s: decision task not answered "
+                      "(it will time out and go to a decider that knows it); this decider "
+                      "has %s", kind["name"], kind["version"], self.registry.describe(),
+                      extra=extra)
+            return
+        try:
+            decisions = self.decide(task, definition)
+        except Exception as exc:  # noqa: BLE001 - decision errors become marker + retry timer
+            self.answer_error(task, exc, traceback.format_exc())
+            return
+        try:
+            call(self.client, "RespondDecisionTaskCompleted",
+                 deadline=time.monotonic() + RESPOND_DEADLINE,
+                 taskToken=task.task_token, decisions=decisions)
+        except Exception as exc:  # noqa: BLE001 - logged; a refused batch is a decision error
+            if error_code(exc) in ("ValidationException", "ValidationError"):
+                self.answer_error(task, exc, f"SWF refused the decisions: {exc}")
+            else:
+                log.error("RespondDecisionTaskCompleted failed (%s: %s); the decision task "
+                          "will time out", error_code(exc), exc, extra=extra)
+            return
+        log.info("workflow %s %s: %d decision(s)", kind["name"], kind["version"],
+                 len(decisions), extra=extra)
+
+    def decide(self, task: DecisionTask, definition: WorkflowDef) -> list[dict[str, Any]]:
+        """Run the handler and turn what it returns into the ``decisions=`` list."""
+        returned = definition.func(task)
+        if returned is None:
+            data: list[dict[str, Any]] = []
+        elif hasattr(returned, "data") and hasattr(returned, "validate"):
+            returned.validate()
+            data = list(returned.data)
+        elif isinstance(returned, (list, tuple)):
+            data = [dict(d) for d in returned]
+        else:
+            raise TypeError(
+                f"workflow {definition.name} {definition.version} returned "
+                f"{type(returned).__name__}; expected swfd.Decisions, a list of decisions or None"
+            )
+        for decision in data:
+            for key, attrs in decision.items():
+                if key.endswith("DecisionAttributes") and isinstance(attrs, dict):
+                    for name in _PAYLOAD_FIELDS:
+                        if name in attrs:
+                            attrs[name] = codecs.encode_field(
+                                definition.codec, attrs[name], f"{key}.{name}"
+                            )
+        cancels = [{"decisionType": "CancelTimer", "cancelTimerDecisionAttributes":
+                    {"timerId": timer_id}} for timer_id in task.open_retry_timers]
+        return cancels + data
+
+    def answer_error(self, task: DecisionTask, exc: BaseException, details: str) -> None:
+        """Record the failure as a marker and retry after a backoff timer (or fail the run)."""
+        extra = task.log_context
+        attempt = task.attempt
+        error = f"{type(exc).__name__}: {exc}"
+        limit = self.pool.decider_max_attempts
+        give_up = limit is not None and attempt >= limit
+        marker = json.dumps({"attempt": attempt, "error": truncate(error, 1024),
+                             "traceback": truncate(details, 30000, keep="tail")})
+        decisions: list[dict[str, Any]] = [{
+            "decisionType": "RecordMarker",
+            "recordMarkerDecisionAttributes": {"markerName": ERROR_MARKER, "details": marker},
+        }]
+        if give_up:
+            log.error("decision logic failed (attempt %d of %d): %s; failing the workflow",
+                      attempt, limit, error, extra=extra)
+            decisions.append({
+                "decisionType": "FailWorkflowExecution",
+                "failWorkflowExecutionDecisionAttributes": {
+                    "reason": truncate(f"swfd: decision logic failed {attempt} times: {error}",
+                                   MAX_REASON),
+                    "details": truncate(details, MAX_DETAILS, keep="tail"),
+                },
+            })
+        else:
+            delay = backoff(attempt)
+            log.error("decision logic failed (attempt %d): %s; retrying in %d s", attempt,
+                      error, delay, extra=extra, exc_info=exc)
+            decisions.append({
+                "decisionType": "StartTimer",
+                "startTimerDecisionAttributes": {
+                    "timerId": RETRY_TIMER.format(n=task.errors_total + 1),
+                    "startToFireTimeout": str(delay),
+                },
+            })
+        try:
+            call(self.client, "RespondDecisionTaskCompleted",
+                 deadline=time.monotonic() + RESPOND_DEADLINE,
+                 taskToken=task.task_token, decisions=decisions)
+        except Exception as respond_error:  # noqa: BLE001 - nothing more can be done here
+            log.error("could not record the decision error (%s: %s); the decision task will "
+                      "time out and be retried", error_code(respond_error), respond_error,
+                      extra=extra)
+
+
+def run_decider(settings: Any, pool: Any, registry: Registry, lifecycle: Lifecycle, *,
+                client: Any = None) -> int:
+    """Run a decider child until it drains; returns the exit code.
+
+    Called by the master after fork. ``client`` is for tests; by default the
+    child builds its own from ``settings``.
+    """
+    from swfd.config import expand_identity
+
+    if registry.pm is not None:
+        try:
+            registry.pm.hook.swfd_worker_init(pool=pool, kind="decider")
+        except Exception:  # reported; the master respawns with backoff
+            log.exception("swfd_worker_init failed in decider pool %s", pool.name)
+            return EXIT_ERROR
+    if client is None:
+        from swfd.swf.client import client_for
+
+        client = client_for(settings)
+    identity = expand_identity(settings.identity, pool.name)
+    log.info("decider polling task list %s as %s", pool.task_list, identity)
+    return DecisionWorker(settings, pool, registry, lifecycle, client, identity).run()

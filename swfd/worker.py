@@ -1,0 +1,394 @@
+"""The activity worker process: poll, run one handler at a time, answer, repeat.
+
+``run_worker`` is what the master calls in a forked child. The process *is*
+the slot: it polls only when it has no task in hand, so ``processes`` is the
+pool's concurrency and a task is never taken by a busy process.
+
+The handler runs in the main thread (DESIGN.md); a :class:`TaskSupervisor`
+thread runs beside it for the task's lifetime and is the only place that
+acts while the handler is busy:
+
+- it sends ``RecordActivityTaskHeartbeat`` every
+  ``min(heartbeat_interval, declared heartbeat_timeout / 3)`` with the
+  handler's latest ``task.heartbeat(details)``, sets ``task.cancel_requested``
+  when SWF says so, and stops (marking the task gone) on UnknownResourceFault;
+  other heartbeat errors are logged and retried, never fatal;
+- on a fast stop (INT, QUIT, or USR1 from the master at graceful_timeout) it
+  answers RespondActivityTaskFailed(reason="swfd-shutdown") at once and ends
+  the process with ``os._exit``;
+- past the declared start-to-close timeout it answers failed and exits with
+  EXIT_RECYCLE, so the master forks a fresh process into the slot.
+
+Why the supervisor exits the process instead of stopping the handler: Python
+cannot interrupt a thread (the handler may be blocked in C code or a socket),
+and abandoning the handler in a background thread would leave a process whose
+state the next task cannot trust. Exiting is the one stop that always works,
+and the master respawns the slot. An answer is sent exactly once: the main
+thread and the supervisor both ``claim()`` the task before responding.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import traceback
+from typing import Any
+
+from swfd import codecs
+from swfd.codecs import truncate
+from swfd.errors import Canceled, CodecError
+from swfd.lifecycle import EXIT_ERROR, EXIT_OK, EXIT_RECYCLE, SHUTDOWN_REASON, Lifecycle
+from swfd.registry import ActivityDef, Registry, seconds_or_none
+from swfd.swf.retry import call, error_code
+
+log = logging.getLogger(__name__)
+
+MAX_REASON = 256
+MAX_DETAILS = 32768
+MAX_RESULT = 32768
+MAX_HEARTBEAT_DETAILS = 2048
+RESPOND_DEADLINE = 300.0  # seconds a response is retried before it is given up (and logged)
+SUPERVISOR_TICK = 0.1
+
+
+def current_rss() -> int:
+    """Resident set size of this process in bytes (Linux /proc), 0 where unknown."""
+    try:
+        with open("/proc/self/statm") as statm:
+            pages = int(statm.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+class ActivityTask:
+    """What an activity handler receives: one polled task and its controls.
+
+    ``input`` is decoded per the activity's codec on first access (a bad
+    payload raises CodecError inside the handler, which fails the task with
+    that message). ``heartbeat(details)`` only records the details; the
+    supervisor thread sends them. ``cancel_requested`` turns True once SWF
+    reports a cancel request; answer it by raising ``swfd.Canceled``.
+    """
+
+    def __init__(self, response: dict[str, Any], definition: ActivityDef | None) -> None:
+        self.task_token: str = response["taskToken"]
+        self.activity_id: str = response["activityId"]
+        self.activity_type: dict[str, str] = response["activityType"]
+        self.workflow_execution: dict[str, str] = response["workflowExecution"]
+        self.started_event_id: int = response.get("startedEventId", 0)
+        self.raw_input: str | None = response.get("input")
+        self.definition = definition
+        self.cancel_requested = False
+        self.gone = False  # SWF no longer knows the task (heartbeat UnknownResourceFault)
+        self.heartbeat_details: str | None = None
+        self._lock = threading.Lock()
+        self._answered = False
+
+    @property
+    def input(self) -> Any:
+        codec = self.definition.codec if self.definition else "raw"
+        name = f"{self.activity_type['name']} {self.activity_type['version']}"
+        return codecs.decode(codec, self.raw_input, f"input of activity {name}")
+
+    def heartbeat(self, details: Any = None) -> bool:
+        """Record progress for the next heartbeat; returns ``cancel_requested``."""
+        codec = self.definition.codec if self.definition else "raw"
+        encoded = codecs.encode_field(codec, details, "heartbeat details")
+        self.heartbeat_details = (
+            None if encoded is None else truncate(encoded, MAX_HEARTBEAT_DETAILS)
+        )
+        return self.cancel_requested
+
+    @property
+    def log_context(self) -> dict[str, str]:
+        return {
+            "workflowId": self.workflow_execution.get("workflowId", ""),
+            "runId": self.workflow_execution.get("runId", ""),
+            "activityId": self.activity_id,
+        }
+
+    def claim(self) -> bool:
+        """Take the right to answer this task; False if someone already answered."""
+        with self._lock:
+            if self._answered:
+                return False
+            self._answered = True
+            return True
+
+
+class ActivityWorker:
+    """One worker process's loop; ``run()`` returns the process exit code."""
+
+    def __init__(self, settings: Any, pool: Any, registry: Registry, lifecycle: Lifecycle,
+                 client: Any, identity: str) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.registry = registry
+        self.lifecycle = lifecycle
+        self.client = client
+        self.identity = identity
+        self.tasks_done = 0
+
+    def run(self) -> int:
+        failures = 0
+        while not self.lifecycle.draining:
+            try:
+                response = call(
+                    self.client, "PollForActivityTask", stop=lambda: self.lifecycle.draining,
+                    domain=self.settings.domain, taskList={"name": self.pool.task_list},
+                    identity=self.identity,
+                )
+                failures = 0
+            except Exception as exc:  # noqa: BLE001 - a poll error never ends the loop
+                failures += 1
+                wait = min(30.0, 0.5 * 2 ** min(failures, 6))
+                log.error("PollForActivityTask on task list %s failed (%s: %s); retrying in "
+                          "%.1f s", self.pool.task_list, error_code(exc), exc, wait)
+                self.lifecycle.sleep(wait)
+                continue
+            if not response or not response.get("taskToken"):
+                continue
+            self.handle(response)
+            self.tasks_done += 1
+            code = self.recycle_code()
+            if code is not None:
+                return code
+        log.info("worker draining (%s): no new polls; exiting", self.lifecycle.reason)
+        return EXIT_OK
+
+    def recycle_code(self) -> int | None:
+        """EXIT_RECYCLE once max_tasks_per_child or max_memory_per_child is reached."""
+        limit = self.pool.max_tasks_per_child
+        if limit is not None and self.tasks_done >= limit:
+            log.info("recycling: %d tasks done (max_tasks_per_child = %d)", self.tasks_done, limit)
+            return EXIT_RECYCLE
+        memory_limit = self.pool.max_memory_per_child
+        if memory_limit is not None:
+            rss = current_rss()
+            if rss >= memory_limit:
+                log.info("recycling: RSS %d bytes >= max_memory_per_child = %d",
+                         rss, memory_limit)
+                return EXIT_RECYCLE
+        return None
+
+    # -- one task ------------------------------------------------------------------
+
+    def handle(self, response: dict[str, Any]) -> None:
+        activity_type = response["activityType"]
+        definition = self.registry.activity(activity_type["name"], activity_type["version"])
+        task = ActivityTask(response, definition)
+        extra = task.log_context
+        if definition is None:
+            log.error("no plugin registered activity type %s %s; failing the task",
+                      activity_type["name"], activity_type["version"], extra=extra)
+            self.respond_failed(
+                task,
+                f"swfd: no handler for activity type {activity_type['name']!r} version "
+                f"{activity_type['version']!r} in this worker",
+                f"worker {self.identity} (pool {self.pool.name}, task list "
+                f"{self.pool.task_list}) has {self.registry.describe()}",
+            )
+            return
+        if self.lifecycle.fast_stop:
+            log.warning("task received during fast stop; failing it with %s", SHUTDOWN_REASON,
+                        extra=extra)
+            self.respond_failed(task, SHUTDOWN_REASON, "the worker was stopping when the "
+                                "task arrived; it was not started")
+            return
+        log.info("activity %s %s started", definition.name, definition.version, extra=extra)
+        supervisor = TaskSupervisor(self, task)
+        supervisor.start()
+        started = time.monotonic()
+        try:
+            result = definition.func(task)
+        except Canceled as exc:
+            self.finish(task, supervisor)
+            self.respond(task, "RespondActivityTaskCanceled", "canceled",
+                         details=self._details(definition, exc.details))
+            return
+        except Exception as exc:  # noqa: BLE001 - any handler error becomes a failed task
+            self.finish(task, supervisor)
+            log.warning("activity %s %s raised %s after %.2f s", definition.name,
+                        definition.version, type(exc).__name__, time.monotonic() - started,
+                        extra=extra)
+            self.respond_failed(task, f"{type(exc).__name__}: {exc}", traceback.format_exc())
+            return
+        except BaseException as exc:
+            self.finish(task, supervisor)
+            self.respond_failed(task, f"{type(exc).__name__}: {exc}", traceback.format_exc())
+            raise
+        self.finish(task, supervisor)
+        try:
+            encoded = codecs.encode(definition.codec, result,
+                                    f"result of activity {definition.name} {definition.version}")
+        except CodecError as exc:
+            self.respond_failed(task, f"swfd: result could not be encoded: {exc}", str(exc))
+            return
+        if encoded is not None and len(encoded) > MAX_RESULT:
+            self.respond_failed(
+                task,
+                f"swfd: result too large: {len(encoded)} characters, SWF allows {MAX_RESULT}",
+                f"activity {definition.name} {definition.version} returned a result of "
+                f"{len(encoded)} characters once encoded with codec {definition.codec!r}",
+            )
+            return
+        log.info("activity %s %s completed in %.2f s", definition.name, definition.version,
+                 time.monotonic() - started, extra=extra)
+        self.respond(task, "RespondActivityTaskCompleted", "completed",
+                     **({} if encoded is None else {"result": encoded}))
+
+    def finish(self, task: ActivityTask, supervisor: TaskSupervisor) -> None:
+        """Stop the supervisor; if it already answered (and is exiting), wait for the exit."""
+        supervisor.stop()
+        if not task.claim():
+            log.warning("handler returned after the task was answered by the supervisor",
+                        extra=task.log_context)
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:  # the supervisor ends the process
+                time.sleep(0.1)
+            os._exit(EXIT_ERROR)
+
+    @staticmethod
+    def _details(definition: ActivityDef, details: Any) -> str | None:
+        encoded = codecs.encode_field(definition.codec, details, "cancel details")
+        return None if encoded is None else truncate(encoded, MAX_DETAILS)
+
+    def respond_failed(self, task: ActivityTask, reason: str, details: str | None) -> None:
+        params: dict[str, Any] = {"reason": truncate(reason, MAX_REASON)}
+        if details:
+            params["details"] = truncate(details, MAX_DETAILS, keep="tail")
+        self.respond(task, "RespondActivityTaskFailed", "failed", **params)
+
+    def respond(self, task: ActivityTask, operation: str, outcome: str, **params: Any) -> bool:
+        """Send the answer; log (never raise) when SWF no longer wants it."""
+        extra = task.log_context
+        if task.gone:
+            log.warning("discarding %s answer: SWF reported the task gone while it ran "
+                        "(timed out or canceled)", outcome, extra=extra)
+            return False
+        try:
+            call(self.client, operation, deadline=time.monotonic() + RESPOND_DEADLINE,
+                 taskToken=task.task_token, **params)
+        except Exception as exc:  # noqa: BLE001 - logged with context; the loop goes on
+            if error_code(exc) == "UnknownResourceFault":
+                log.warning("SWF no longer knows the task (timed out or canceled); %s answer "
+                            "discarded", outcome, extra=extra)
+            else:
+                log.error("%s failed (%s: %s); the task will time out", operation,
+                          error_code(exc), exc, extra=extra)
+            return False
+        log.debug("answered %s", outcome, extra=extra)
+        return True
+
+
+class TaskSupervisor(threading.Thread):
+    """The heartbeat thread of one task: heartbeats, cancel flag, fast stop, hard timeout."""
+
+    def __init__(self, worker: ActivityWorker, task: ActivityTask) -> None:
+        super().__init__(name=f"swfd-heartbeat-{task.activity_id}", daemon=True)
+        self.worker = worker
+        self.task = task
+        definition = task.definition
+        assert definition is not None
+        self.interval = heartbeat_interval(worker.pool.heartbeat_interval, definition)
+        self.limit = seconds_or_none(definition.start_to_close_timeout)
+        self._stopped = threading.Event()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self.is_alive() and threading.current_thread() is not self:
+            self.join()
+
+    def run(self) -> None:
+        started = time.monotonic()
+        next_beat = started + self.interval
+        failures = 0
+        while not self._stopped.wait(SUPERVISOR_TICK):
+            now = time.monotonic()
+            if self.worker.lifecycle.fast_stop:
+                reason = self.worker.lifecycle.reason
+                self.abandon(SHUTDOWN_REASON,
+                             f"the worker was stopped ({reason}) while the handler ran", EXIT_OK)
+            if self.limit is not None and now - started > self.limit:
+                self.abandon(
+                    f"swfd: handler exceeded its declared start_to_close_timeout of "
+                    f"{self.limit:g} s",
+                    "the worker process running it is recycled", EXIT_RECYCLE,
+                )
+            if now >= next_beat and not self.task.gone:
+                if self.beat():
+                    failures = 0
+                    next_beat = now + self.interval
+                else:
+                    failures += 1
+                    next_beat = now + min(self.interval, 0.5 * 2 ** min(failures, 5))
+
+    def beat(self) -> bool:
+        """Send one heartbeat; False on an error worth retrying."""
+        task = self.task
+        params: dict[str, Any] = {"taskToken": task.task_token}
+        if task.heartbeat_details is not None:
+            params["details"] = task.heartbeat_details
+        try:
+            response = call(
+                self.worker.client, "RecordActivityTaskHeartbeat",
+                stop=lambda: self._stopped.is_set() or self.worker.lifecycle.fast_stop,
+                deadline=time.monotonic() + self.interval, **params,
+            )
+        except Exception as exc:  # noqa: BLE001 - heartbeat errors never kill the process
+            if error_code(exc) == "UnknownResourceFault":
+                task.gone = True
+                log.warning("heartbeat: SWF no longer knows the task (timed out or canceled); "
+                            "heartbeats stop and the result will be discarded",
+                            extra=task.log_context)
+                return True
+            log.warning("heartbeat failed (%s: %s); retrying", error_code(exc), exc,
+                        extra=task.log_context)
+            return False
+        if response and response.get("cancelRequested") and not task.cancel_requested:
+            log.info("cancel requested", extra=task.log_context)
+            task.cancel_requested = True
+        return True
+
+    def abandon(self, reason: str, details: str, exit_code: int) -> None:
+        """Answer failed for the handler still running, then end the process."""
+        if self.task.claim():
+            log.warning("failing the task in hand: %s", reason, extra=self.task.log_context)
+            self.worker.respond_failed(self.task, reason, details)
+        logging.shutdown()
+        os._exit(exit_code)
+
+
+def heartbeat_interval(configured: float, definition: ActivityDef) -> float:
+    """Seconds between heartbeats: the pool's interval, or a third of the declared timeout."""
+    timeout = seconds_or_none(definition.heartbeat_timeout)
+    if timeout is None:
+        return configured
+    return max(0.1, min(configured, timeout / 3))
+
+
+def run_worker(settings: Any, pool: Any, registry: Registry, lifecycle: Lifecycle, *,
+               client: Any = None) -> int:
+    """Run a worker child until it drains or recycles; returns the exit code.
+
+    Called by the master after fork. ``client`` is for tests; by default the
+    child builds its own from ``settings`` (never share one across a fork).
+    """
+    from swfd.config import expand_identity
+
+    if registry.pm is not None:
+        try:
+            registry.pm.hook.swfd_worker_init(pool=pool, kind="worker")
+        except Exception:  # reported; the master respawns with backoff
+            log.exception("swfd_worker_init failed in worker pool %s", pool.name)
+            return EXIT_ERROR
+    if client is None:
+        from swfd.swf.client import client_for
+
+        client = client_for(settings)
+    identity = expand_identity(settings.identity, pool.name)
+    log.info("worker polling task list %s as %s", pool.task_list, identity)
+    return ActivityWorker(settings, pool, registry, lifecycle, client, identity).run()

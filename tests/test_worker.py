@@ -1,0 +1,196 @@
+"""The activity worker loop against the local endpoint: answers, heartbeats, cancel, recycling.
+
+Worker and decider loops run in threads of the test process (real HTTP to the
+local endpoint); paths that end the process (fast stop, start-to-close overrun)
+run in a real child process that gets real signals (test_worker_signals.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+
+import pytest
+
+TESTPLUGINS = os.path.join(os.path.dirname(__file__), "plugins")
+sys.path.insert(0, TESTPLUGINS)
+
+import swfd_harness as h
+
+from swfd.plugins import load_plugins
+
+
+@pytest.fixture
+def env(local_endpoint, swf_client, domain, tmp_path):
+    """Settings, registry (the test plugin) and registered types for one domain."""
+    settings = h.load_settings(h.write_config(tmp_path, local_endpoint.url, domain))
+    registry = load_plugins(settings)
+    h.register_types(swf_client, domain, registry)
+    return settings, registry
+
+
+@pytest.fixture
+def loops(env, swf_client):
+    """Start worker/decider loop threads; every one is drained and joined at the end."""
+    settings, registry = env
+    started: list[h.LoopThread] = []
+
+    def run(kind: str, **pool_changes) -> h.LoopThread:
+        pool = dataclasses.replace(h.pool_of(settings, kind), **pool_changes)
+        thread = h.LoopThread(kind, settings, pool, registry)
+        thread.start()
+        started.append(thread)
+        return thread
+
+    yield run
+    for thread in started:
+        thread.lifecycle.drain("test over")  # all at once: each waits for its poll to return
+    for thread in started:
+        thread.stop()
+
+
+def run_activity(client, domain, spec: dict) -> dict:
+    return h.start(client, domain, "RunActivity", input=json.dumps(spec))
+
+
+def failed_event(events):
+    return next(e for e in events if e["eventType"] == "ActivityTaskFailed")
+
+
+def test_result_of_handler_completes_the_task_json_round_trip(loops, swf_client, domain):
+    loops("worker"), loops("decider")
+    run = run_activity(swf_client, domain, {"activity": "Echo", "input": {"a": [1, "é"]}})
+    events = h.wait_closed(swf_client, domain, run)
+    done = next(e for e in events if e["eventType"] == "ActivityTaskCompleted")
+    assert json.loads(h.attrs(done)["result"]) == {"a": [1, "é"]}
+    assert events[-1]["eventType"] == "WorkflowExecutionCompleted"
+
+
+def test_handler_that_raises_fails_the_task_with_reason_and_traceback(loops, swf_client, domain):
+    loops("worker"), loops("decider")
+    run = run_activity(swf_client, domain,
+                       {"activity": "Raise", "input": {"message": "disk on fire"}})
+    events = h.wait_closed(swf_client, domain, run)
+    attrs = h.attrs(failed_event(events))
+    assert attrs["reason"] == "ValueError: disk on fire"
+    assert "Traceback (most recent call last)" in attrs["details"]
+    assert "raise ValueError" in attrs["details"]
+    assert events[-1]["eventType"] == "WorkflowExecutionFailed"
+
+
+def test_heartbeating_handler_outlives_its_heartbeat_timeout(loops, swf_client, domain):
+    loops("worker", heartbeat_interval=30.0), loops("decider")  # declared 2 s wins: beats /0.67 s
+    run = run_activity(swf_client, domain, {"activity": "Heartbeat", "input": {"seconds": 4}})
+    events = h.wait_closed(swf_client, domain, run, timeout=40)
+    assert "ActivityTaskTimedOut" not in h.types(events)
+    done = next(e for e in events if e["eventType"] == "ActivityTaskCompleted")
+    assert "survived 4" in h.attrs(done)["result"]
+
+
+def test_cancel_request_reaches_the_handler_and_ends_canceled(loops, swf_client, domain):
+    loops("worker"), loops("decider")
+    run = run_activity(swf_client, domain, {"activity": "WaitCancel", "input": {"seconds": 20}})
+    h.wait_for_event(swf_client, domain, run, "ActivityTaskStarted")
+    swf_client.signal_workflow_execution(domain=domain, signalName="cancel", **run)
+    events = h.wait_closed(swf_client, domain, run, timeout=40)
+    canceled = next(e for e in events if e["eventType"] == "ActivityTaskCanceled")
+    assert h.attrs(canceled).get("details") == "canceled by request"  # str: sent as is
+    assert "ActivityTaskCancelRequested" in h.types(events)
+    assert events[-1]["eventType"] == "WorkflowExecutionCompleted"
+
+
+def test_unknown_activity_type_is_failed_with_a_clear_reason(loops, swf_client, domain):
+    swf_client.register_activity_type(
+        domain=domain, name="Nobody", version="1", defaultTaskList={"name": "test"},
+        defaultTaskStartToCloseTimeout="60", defaultTaskHeartbeatTimeout="NONE",
+        defaultTaskScheduleToStartTimeout="60", defaultTaskScheduleToCloseTimeout="120",
+    )
+    loops("worker"), loops("decider")
+    run = run_activity(swf_client, domain, {"activity": "Nobody"})
+    attrs = h.attrs(failed_event(h.wait_closed(swf_client, domain, run)))
+    assert attrs["reason"] == (
+        "swfd: no handler for activity type 'Nobody' version '1' in this worker"
+    )
+    assert "Echo 1" in attrs["details"]  # what this worker does have
+
+
+@pytest.mark.parametrize(
+    ("activity", "reason_start"),
+    [
+        ("BigResult", "swfd: result too large: 40002 characters, SWF allows 32768"),
+        ("Unencodable", "swfd: result could not be encoded: result of activity Unencodable 1"),
+    ],
+)
+def test_result_swf_cannot_take_fails_the_task_clearly(loops, swf_client, domain, activity,
+                                                        reason_start):
+    loops("worker"), loops("decider")
+    run = run_activity(swf_client, domain, {"activity": activity})
+    reason = h.attrs(failed_event(h.wait_closed(swf_client, domain, run)))["reason"]
+    assert reason.startswith(reason_start)
+    assert len(reason) <= 256
+
+
+def test_raw_codec_passes_strings_through(loops, swf_client, domain):
+    loops("worker"), loops("decider")
+    run = run_activity(swf_client, domain, {"activity": "RawEcho", "input": "not json {"})
+    events = h.wait_closed(swf_client, domain, run)
+    scheduled = next(e for e in events if e["eventType"] == "ActivityTaskScheduled")
+    assert h.attrs(scheduled)["input"] == '"not json {"'  # RunActivity json-encodes its spec
+    done = next(e for e in events if e["eventType"] == "ActivityTaskCompleted")
+    assert h.attrs(done)["result"] == '"not json {"'
+
+
+def test_max_tasks_per_child_recycles_with_exit_code_3(loops, swf_client, domain):
+    worker = loops("worker", max_tasks_per_child=2)
+    loops("decider")
+    run = run_activity(swf_client, domain, {"activity": "Echo", "count": 3, "input": 1})
+    worker.join(30)
+    assert worker.exit_code == 3
+    events = h.history(swf_client, domain, run)
+    assert h.types(events).count("ActivityTaskCompleted") == 2
+    loops("worker")  # the slot comes back: the third task is done by a fresh worker
+    events = h.wait_closed(swf_client, domain, run)
+    assert h.types(events).count("ActivityTaskCompleted") == 3
+
+
+def test_max_memory_per_child_recycles_between_tasks(loops, swf_client, domain):
+    worker = loops("worker", max_memory_per_child=1)  # any real RSS is above one byte
+    loops("decider")
+    run = run_activity(swf_client, domain, {"activity": "Echo", "input": 1})
+    worker.join(30)
+    assert worker.exit_code == 3
+    assert h.wait_closed(swf_client, domain, run)[-1]["eventType"] == "WorkflowExecutionCompleted"
+
+
+def test_failing_worker_init_hook_exits_1_before_polling(env, monkeypatch):
+    settings, _ = env
+    monkeypatch.syspath_prepend(TESTPLUGINS)
+    registry = load_plugins(["testplugin-badinit"])
+    thread = h.LoopThread("worker", settings, h.pool_of(settings, "worker"), registry)
+    thread.start()
+    thread.join(10)
+    assert thread.exit_code == 1
+
+
+def test_worker_init_hook_gets_pool_and_kind(env):
+    settings, _ = env
+    seen = []
+
+    class Plugin:
+        @staticmethod
+        def swfd_worker_init(pool, kind):
+            seen.append((pool.name, kind))
+
+    import swfd
+
+    Plugin.swfd_worker_init = swfd.hookimpl(Plugin.swfd_worker_init)
+    registry = load_plugins([], modules=[])
+    registry.pm.register(Plugin, name="recorder")
+    for kind in ("worker", "decider"):
+        thread = h.LoopThread(kind, settings, h.pool_of(settings, kind), registry)
+        thread.start()
+        thread.stop()
+        assert thread.exit_code == 0
+    assert seen == [("test", "worker"), ("test", "decider")]
