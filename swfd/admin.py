@@ -63,8 +63,10 @@ def add_commands(subparsers: Any) -> None:
     start.add_argument("--task-list", metavar="TL", help="decision task list (default: the type's)")
     start.add_argument("--input", metavar="DATA", help="input, passed to SWF as is")
     start.add_argument("--workflow-id", metavar="ID", help="workflow id (default: a new UUID)")
-    start.add_argument("--execution-timeout", metavar="S", help="execution start-to-close, seconds")
-    start.add_argument("--task-timeout", metavar="S", help="decision task start-to-close, seconds")
+    start.add_argument("--execution-timeout", metavar="S", type=_duration,
+                       help="execution start-to-close, whole seconds")
+    start.add_argument("--task-timeout", metavar="S", type=_duration,
+                       help='decision task start-to-close, whole seconds or "NONE"')
     start.add_argument("--child-policy", choices=["TERMINATE", "REQUEST_CANCEL", "ABANDON"])
     start.add_argument("--tag", action="append", default=[], metavar="T", help="tag (up to 5)")
     start.add_argument("--wait", action="store_true", help="wait for the execution to close")
@@ -101,6 +103,15 @@ def _add(subparsers: Any, name: str, handler: Handler, help_text: str) -> argpar
     parser.add_argument("--json", action="store_true", help="machine-readable JSON on stdout")
     parser.set_defaults(handler=_reported(name, handler))
     return parser
+
+
+def _duration(value: str) -> str:
+    """An SWF duration as SWF wants it: whole seconds as a string, or NONE."""
+    if value.upper() == "NONE":
+        return "NONE"
+    if not value.isdigit():
+        raise argparse.ArgumentTypeError(f"expected whole seconds or NONE, got {value!r}")
+    return str(int(value))
 
 
 def _execution_arguments(parser: argparse.ArgumentParser) -> None:
@@ -444,8 +455,8 @@ def cmd_start(settings: Any, args: argparse.Namespace) -> int:
         _print_json({**started, "closeStatus": closed.close_status, **result, "events": events})
     else:
         print(history_table(events))
-        print(f"closed: {closed.close_status}"
-              + (f" result={result['result']!r}" if "result" in result else ""))
+        print(" ".join([f"closed: {closed.close_status}"]
+                       + [f"{key}={_short(value, 200)}" for key, value in result.items()]))
     return EXIT_OK if closed.close_status == "COMPLETED" else EXIT_ERROR
 
 

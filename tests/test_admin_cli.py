@@ -217,6 +217,40 @@ def test_start_wait_prints_the_finished_history(registered, environment, config,
     ]
 
 
+def test_start_wait_prints_history_and_fails_when_not_completed(
+    registered, environment, config, client, domain_name
+):
+    workflow_id = f"wf-{uuid.uuid4().hex[:8]}"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "swfd.cli", "--config", str(config), "start", "CliWorkflow",
+         "--workflow-id", workflow_id, "--task-list", "nobody", "--wait", "--timeout", "30"],
+        env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        wait_for(
+            lambda: client.count_open_workflow_executions(
+                domain=domain_name, startTimeFilter={"oldestDate": 0},
+                executionFilter={"workflowId": workflow_id},
+            )["count"],
+            timeout=20, message=f"{workflow_id} to start",
+        )
+        client.terminate_workflow_execution(
+            domain=domain_name, workflowId=workflow_id, reason="stop"
+        )
+        stdout, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+    assert process.returncode == 1, stderr
+    lines = stdout.splitlines()
+    assert lines[0].startswith(f"started CliWorkflow/1.0 workflow id {workflow_id} run ")
+    assert lines[1].split() == ["ID", "TIME", "TYPE", "SUMMARY"]
+    assert "WorkflowExecutionStarted" in lines[2]
+    assert "WorkflowExecutionTerminated" in lines[-2]
+    assert lines[-1] == "closed: TERMINATED reason='stop'"
+
+
 def test_start_wait_gives_up_at_its_deadline(registered, environment, config):
     result = swfd(environment, config, "start", "CliWorkflow", "--task-list", "nobody",
                   "--wait", "--timeout", "1")
@@ -320,8 +354,39 @@ def test_start_of_unknown_type_or_ambiguous_version(registered, environment, con
     assert json.loads(chosen.stdout)["workflowType"] == {"name": "Twice", "version": "2"}
 
 
+def test_check_names_a_plugin_that_fails_to_load(registered, environment, config):
+    broken = dict(environment, SWFD_PLUGINS="no_such_swfd_plugin_module")
+    result = swfd(broken, config, "check")
+    assert result.returncode == 1
+    plugins_line = next(line for line in result.stdout.splitlines() if line.startswith("plugins"))
+    assert "FAIL" in plugins_line and "no_such_swfd_plugin_module" in plugins_line
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_register_reports_types_whose_defaults_differ(workdir, environment, endpoint_port,
+                                                      client):
+    domain = f"drift-{uuid.uuid4().hex[:8]}"
+    client.register_domain(name=domain, workflowExecutionRetentionPeriodInDays="1")
+    client.register_activity_type(
+        domain=domain, name="CliActivity", version="1.0", defaultTaskList={"name": "cli"},
+        defaultTaskHeartbeatTimeout="5", defaultTaskStartToCloseTimeout="3600",
+        defaultTaskScheduleToStartTimeout="300", defaultTaskScheduleToCloseTimeout="3900",
+    )
+    config = write_config(workdir / "drift.ini", f"http://127.0.0.1:{endpoint_port}", domain)
+    expected = ("ActivityType CliActivity 1.0: defaultTaskHeartbeatTimeout is '5' upstream, "
+                "plugin declares '600'")
+    result = swfd(environment, config, "register", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["differences"] == [expected]
+    table = swfd(environment, config, "register")
+    assert f"differs: {expected}" in table.stdout.splitlines()
+
+
 def test_usage_and_config_errors_exit_2(workdir, environment, config):
     assert swfd(environment, config, "describe").returncode == 2
+    bad_timeout = swfd(environment, config, "start", "X", "--execution-timeout", "ten")
+    assert bad_timeout.returncode == 2
+    assert "expected whole seconds or NONE, got 'ten'" in bad_timeout.stderr
     assert swfd(environment, config, "start", "X", "--child-policy", "NOPE").returncode == 2
     broken = workdir / "broken.ini"
     broken.write_text("[swfd]\ndomain = x\nbogus_key = 1\n")
