@@ -113,6 +113,7 @@ class Engine(RegistryOps, WorkflowOps, TaskOps, DecisionOps, QueryOps):
         self.open_runs: dict[str, Execution] = {}
         self.open_by_wid: dict[tuple[str, str], Execution] = {}
         self.open_count: dict[str, int] = {}
+        self.next_seq = self.store.max_seq() + 1
         for ex in self.store.load_open_executions():
             self._register_open(ex)
             self._rearm(ex)

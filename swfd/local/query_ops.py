@@ -29,7 +29,7 @@ class QueryOps:
             return ex, True
         found = self.store.find_run_id(domain, wid, run_id)
         ex = self.store.load_execution(found) if found else None
-        if ex is None or ex.close_ts < now() - self.retention_seconds(dom):
+        if ex is None or ex.close_ts <= now() - self.retention_seconds(dom):
             raise SWFFault(
                 "UnknownResourceFault",
                 f"Unknown execution: WorkflowExecution=[workflowId={wid}, runId={run_id or ''}]"
@@ -117,7 +117,7 @@ class QueryOps:
         return out
 
     def op_ListOpenWorkflowExecutions(self, p: dict) -> dict:
-        found = sorted(self._open_matching(p), key=lambda e: (e.start_ts, e.run_id),
+        found = sorted(self._open_matching(p), key=lambda e: (e.start_ts, e.seq),
                        reverse=not p.get("reverseOrder"))
         items, token = page(found, p, "ListOpenWorkflowExecutions")
         return compact({"executionInfos": [e.info() for e in items], "nextPageToken": token})
@@ -133,7 +133,7 @@ class QueryOps:
                            "exactly one of startTimeFilter and closeTimeFilter must be given")
         column = "start_ts" if p.get("startTimeFilter") else "close_ts"
         tf = p.get("startTimeFilter") or p.get("closeTimeFilter")
-        where = [f"{column} >= ?", "close_ts >= ?"]
+        where = [f"{column} >= ?", "close_ts > ?"]
         args: list = [tf.get("oldestDate", 0), now() - self.retention_seconds(dom)]
         if tf.get("latestDate") is not None:
             where.append(f"{column} <= ?")

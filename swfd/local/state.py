@@ -160,6 +160,7 @@ class Execution:
     parent: dict | None = None
     parent_initiated_id: int = 0
     cancel_requested: bool = False
+    seq: int = 0  # start order: ties on start/close timestamps list in this order
     activities: dict[str, Activity] = field(default_factory=dict)
     timers: dict[str, Timer] = field(default_factory=dict)
     children: dict[str, Child] = field(default_factory=dict)

@@ -35,7 +35,7 @@ CREATE TABLE IF NOT EXISTS executions (
     run_id TEXT PRIMARY KEY, domain TEXT NOT NULL, workflow_id TEXT NOT NULL,
     type_name TEXT NOT NULL, type_version TEXT NOT NULL,
     start_ts REAL NOT NULL, close_ts REAL, close_status TEXT, is_open INTEGER NOT NULL,
-    tags TEXT NOT NULL, state TEXT NOT NULL
+    tags TEXT NOT NULL, seq INTEGER NOT NULL, state TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS executions_open ON executions (is_open) WHERE is_open = 1;
 CREATE INDEX IF NOT EXISTS executions_closed_start
@@ -156,12 +156,12 @@ class Store:
             )
         self.db.execute(
             "INSERT OR REPLACE INTO executions (run_id, domain, workflow_id, type_name,"
-            " type_version, start_ts, close_ts, close_status, is_open, tags, state)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            " type_version, start_ts, close_ts, close_status, is_open, tags, seq, state)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 ex.run_id, ex.domain, ex.workflow_id, ex.workflow_type["name"],
                 ex.workflow_type["version"], ex.start_ts, ex.close_ts, ex.close_status,
-                1 if ex.is_open else 0, json.dumps(ex.tags), ex.to_json(),
+                1 if ex.is_open else 0, json.dumps(ex.tags), ex.seq, ex.to_json(),
             ),
         )
 
@@ -177,6 +177,9 @@ class Store:
             out.append(ex)
         return out
 
+    def max_seq(self) -> int:
+        return self.db.execute("SELECT MAX(seq) FROM executions").fetchone()[0] or 0
+
     def load_execution(self, run_id: str) -> Execution | None:
         row = self.db.execute("SELECT state FROM executions WHERE run_id=?", (run_id,)).fetchone()
         return None if row is None else Execution.from_json(row[0])
@@ -191,7 +194,7 @@ class Store:
         else:
             row = self.db.execute(
                 "SELECT run_id FROM executions WHERE domain=? AND workflow_id=?"
-                " ORDER BY start_ts DESC LIMIT 1",
+                " ORDER BY start_ts DESC, seq DESC LIMIT 1",
                 (domain, workflow_id),
             ).fetchone()
         return None if row is None else row[0]
@@ -218,7 +221,8 @@ class Store:
         sql = "SELECT state FROM executions WHERE domain=? AND is_open=0"
         for clause in where:
             sql += f" AND {clause}"
-        sql += f" ORDER BY {order_by} {'DESC' if descending else 'ASC'}, run_id LIMIT ? OFFSET ?"
+        direction = "DESC" if descending else "ASC"
+        sql += f" ORDER BY {order_by} {direction}, seq {direction} LIMIT ? OFFSET ?"
         rows = self.db.execute(sql, (domain, *args, limit, offset))
         return [Execution.from_json(s) for (s,) in rows]
 
@@ -232,7 +236,7 @@ class Store:
         """Delete closed executions of ``domain`` that closed before ``closed_before``."""
         runs = [
             r for (r,) in self.db.execute(
-                "SELECT run_id FROM executions WHERE domain=? AND is_open=0 AND close_ts < ?",
+                "SELECT run_id FROM executions WHERE domain=? AND is_open=0 AND close_ts <= ?",
                 (domain, closed_before),
             )
         ]

@@ -105,8 +105,9 @@ class WorkflowOps:
             priority=r["taskPriority"], execution_timeout=r["executionStartToCloseTimeout"],
             task_timeout=r["taskStartToCloseTimeout"], child_policy=r["childPolicy"],
             lambda_role=r["lambdaRole"], tags=r["tagList"], start_ts=now(),
-            parent=parent, parent_initiated_id=parent_initiated_id,
+            parent=parent, parent_initiated_id=parent_initiated_id, seq=self.next_seq,
         )
+        self.next_seq += 1
         self.add_event(ex, "WorkflowExecutionStarted", {
             "input": r["input"],
             "executionStartToCloseTimeout": ex.execution_timeout,
