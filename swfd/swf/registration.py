@@ -122,13 +122,12 @@ def register_all(client: Any, domain: str, registry: Any, retention_days: int) -
 
     ``registry`` has ``activities`` and ``workflows`` mappings whose values carry
     the ActivityDef/WorkflowDef attributes. Idempotent: a second run registers
-    nothing and returns the same lines.
+    nothing and returns the same lines. The caller logs or prints the lines (the
+    master's registrar logs them as warnings; ``swfd register`` prints them).
     """
     lines = register_domain(client, domain, retention_days)
     for definition in registry.activities.values():
         lines += register_type(activity_model(domain, definition, client))
     for definition in registry.workflows.values():
         lines += register_type(workflow_model(domain, definition, client))
-    for line in lines:
-        log.warning("registration drift: %s", line)
     return lines
