@@ -168,3 +168,13 @@ def test_retention_purges_closed_executions(engine):
         engine._transaction(engine._purge_expired)
     assert engine.store.load_execution(run_r0) is None
     assert describe(engine, run_d)["executionInfo"]["closeStatus"] == "TERMINATED"
+
+
+def test_domain_quota(engine):
+    for i in range(99):
+        engine.call("RegisterDomain",
+                    {"name": f"x{i}", "workflowExecutionRetentionPeriodInDays": "1"})
+    with pytest.raises(SWFFault) as err:
+        engine.call("RegisterDomain", {"name": "one-too-many",
+                                       "workflowExecutionRetentionPeriodInDays": "1"})
+    assert err.value.code == "LimitExceededFault"

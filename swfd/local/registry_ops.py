@@ -11,6 +11,9 @@ from swfd.local.paging import page
 from swfd.local.state import MAX_TAGS, compact, now, seconds
 
 ARN_PREFIX = "arn:aws:swf:us-east-1:000000000000:/domain/"
+# SWF quotas: registered + deprecated domains per account and region; types per domain.
+MAX_DOMAINS = 100
+MAX_TYPES_PER_DOMAIN = 10_000
 
 _ACTIVITY_DEFAULTS = (
     "defaultTaskStartToCloseTimeout", "defaultTaskHeartbeatTimeout", "defaultTaskList",
@@ -42,6 +45,9 @@ class RegistryOps:
         name = p["name"]
         if name in self.domains:
             raise SWFFault("DomainAlreadyExistsFault", f"Domain already exists: {name}")
+        if len(self.domains) >= MAX_DOMAINS:
+            raise SWFFault("LimitExceededFault",
+                           f"cannot register domain {name}: the quota is {MAX_DOMAINS} domains")
         tags = p.get("tags") or []
         if len(tags) > MAX_TAGS:
             raise SWFFault("TooManyTagsFault", f"domain {name}: more than {MAX_TAGS} tags")
@@ -147,6 +153,9 @@ class RegistryOps:
                 "TypeAlreadyExistsFault",
                 f"{_KIND_KEY[kind]}=[name={p['name']}, version={p['version']}] already exists",
             )
+        if sum(1 for k in self.types if k[0] == p["domain"]) >= MAX_TYPES_PER_DOMAIN:
+            raise SWFFault("LimitExceededFault", f"cannot register {p['name']}/{p['version']}: "
+                           f"domain {p['domain']} has {MAX_TYPES_PER_DOMAIN} types (the quota)")
         body = {
             "name": p["name"], "version": p["version"], "status": "REGISTERED",
             "description": p.get("description"), "creationDate": now(),
