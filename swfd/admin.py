@@ -18,7 +18,6 @@ import json
 import logging
 import socket
 import sys
-import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -30,10 +29,11 @@ EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 
-#: How long an interactive command keeps retrying a throttled or unreachable endpoint.
-RETRY_SECONDS = 10.0
-#: ``check`` is a quick diagnosis: it retries for less.
-CHECK_RETRY_SECONDS = 3.0
+#: Attempts per SWF call when throttled or unreachable: an interactive command
+#: fails within seconds instead of retrying forever like the daemon.
+MAX_ATTEMPTS = 5
+#: ``check`` is a quick diagnosis: it tries less.
+CHECK_MAX_ATTEMPTS = 2
 
 Handler = Callable[[Any, argparse.Namespace], int]
 
@@ -127,9 +127,9 @@ def _reported(name: str, handler: Handler) -> Handler:
         from swfd.swf.models import DoesNotExist, retry_bounds
 
         _setup_logging()
-        seconds = CHECK_RETRY_SECONDS if name == "check" else RETRY_SECONDS
+        attempts = CHECK_MAX_ATTEMPTS if name == "check" else MAX_ATTEMPTS
         try:
-            with retry_bounds(deadline=time.monotonic() + seconds):
+            with retry_bounds(max_attempts=attempts):
                 return handler(settings, args)
         except CommandError as exc:
             _fail(name, str(exc))
@@ -149,7 +149,7 @@ def _reported(name: str, handler: Handler) -> Handler:
 
 
 def _setup_logging() -> None:
-    """Retries and registration drift reach stderr as plain ``swfd: ...`` lines."""
+    """Retries (logged by swfd.swf.retry) reach stderr as plain ``swfd: ...`` lines."""
     root = logging.getLogger()
     if not root.handlers:
         handler = logging.StreamHandler(sys.stderr)

@@ -421,3 +421,12 @@ def test_embedded_config_with_no_daemon_says_so(workdir, environment, domain_nam
         assert (f"no swfd local endpoint is listening on http://127.0.0.1:{port} — "
                 "is the daemon running?") in result.stderr
     assert not (workdir / "dead.sqlite3").exists()
+
+
+def test_unreachable_endpoint_url_is_one_clear_line(workdir, environment, domain_name):
+    url = f"http://127.0.0.1:{free_port()}"
+    config = write_config(workdir / "unreachable.ini", url, domain_name)
+    result = swfd(environment, config, "list")
+    assert result.returncode == 1
+    assert f"swfd: list: cannot reach SWF at {url}" in result.stderr
+    assert "Traceback" not in result.stderr
