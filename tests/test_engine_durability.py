@@ -1,0 +1,154 @@
+"""Engine unit tests: SQLite durability, restart, kill -9, the database lock, schema version."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+from test_engine_support import (
+    attrs,
+    decide,
+    decision,
+    describe,
+    history,
+    make_engine,
+    poll_activity,
+    poll_decision,
+    schedule,
+    start,
+    types,
+)
+
+from swfd.local.engine import EndpointLockedError, Engine, SchemaVersionError
+from swfd.local.faults import SWFFault
+from swfd.testing import wait_for
+
+
+def test_second_engine_on_the_same_file_is_refused(tmp_path):
+    db = str(tmp_path / "swf.sqlite3")
+    first = Engine(db, poll_timeout=0.1)
+    try:
+        with pytest.raises(EndpointLockedError, match="swf.sqlite3"):
+            Engine(db)
+    finally:
+        first.close()
+    Engine(db).close()  # released on close
+
+
+def test_newer_schema_is_refused(tmp_path):
+    db = str(tmp_path / "swf.sqlite3")
+    Engine(db).close()
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA user_version=99")
+    conn.close()
+    with pytest.raises(SchemaVersionError, match="schema version 99"):
+        Engine(db)
+
+
+def test_restart_keeps_executions_tokens_and_queued_tasks(tmp_path):
+    db = str(tmp_path / "swf.sqlite3")
+    engine = make_engine(db)
+    run_id = start(engine)
+    decide(engine, poll_decision(engine)["taskToken"], schedule("a1"), schedule("a2"),
+           decision("StartTimer", timerId="t", startToFireTimeout="100"))
+    act = poll_activity(engine)
+    engine.close()
+
+    engine = Engine(db, poll_timeout=0.1)
+    try:
+        # The started task's token still works; the queued one is still queued.
+        assert engine.call("RecordActivityTaskHeartbeat",
+                           {"taskToken": act["taskToken"]}) == {"cancelRequested": False}
+        engine.call("RespondActivityTaskCompleted", {"taskToken": act["taskToken"]})
+        assert poll_activity(engine)["activityId"] == "a2"
+        counts = describe(engine, run_id)["openCounts"]
+        assert counts["openTimers"] == 1 and counts["openActivityTasks"] == 1
+        task = poll_decision(engine)
+        assert task["previousStartedEventId"] == 3
+        decide(engine, task["taskToken"], decision("CompleteWorkflowExecution"))
+        assert types(history(engine, run_id))[-1] == "WorkflowExecutionCompleted"
+    finally:
+        engine.close()
+
+
+def test_timers_that_came_due_while_down_fire_on_start(tmp_path):
+    db = str(tmp_path / "swf.sqlite3")
+    engine = make_engine(db)
+    run_id = start(engine)
+    decide(engine, poll_decision(engine)["taskToken"],
+           decision("StartTimer", timerId="t", startToFireTimeout="1"))
+    engine.close()
+    time.sleep(1.2)  # the endpoint is down while the timer comes due (that is the point)
+    engine = Engine(db, poll_timeout=0.1)
+    try:
+        wait_for(lambda: "TimerFired" in types(history(engine, run_id)), timeout=2,
+                 interval=0.02, message="TimerFired after restart")
+    finally:
+        engine.close()
+
+
+_CHILD = textwrap.dedent("""
+    import os, signal, sys
+    sys.path.insert(0, {tests!r})
+    from test_engine_support import make_engine, start, poll_decision, decide, schedule
+    engine = make_engine({db!r})
+    run_id = start(engine)
+    decide(engine, poll_decision(engine)["taskToken"], schedule("a1"))
+    print(run_id, flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+""")
+
+
+def test_kill_9_loses_nothing_acknowledged(tmp_path):
+    db = str(tmp_path / "swf.sqlite3")
+    code = _CHILD.format(tests=os.path.dirname(__file__), db=db)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
+                          timeout=30)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    run_id = proc.stdout.strip()
+    engine = Engine(db, poll_timeout=0.1)  # the dead process's lock is gone with it
+    try:
+        assert types(history(engine, run_id))[-1] == "ActivityTaskScheduled"
+        act = poll_activity(engine)
+        assert act["activityId"] == "a1"
+        engine.call("RespondActivityTaskCompleted", {"taskToken": act["taskToken"]})
+        assert attrs(history(engine, run_id)[-2])["scheduledEventId"] == 5
+    finally:
+        engine.close()
+
+
+def test_a_failed_transaction_leaves_no_trace(tmp_path, monkeypatch):
+    db = str(tmp_path / "swf.sqlite3")
+    engine = make_engine(db)
+    try:
+        run_id = start(engine)
+        task = poll_decision(engine)
+
+        def broken(*args, **kwargs):
+            raise RuntimeError("injected")
+
+        monkeypatch.setattr(engine, "_d_RecordMarker", broken)
+        with pytest.raises(RuntimeError):
+            decide(engine, task["taskToken"], schedule("a1"), decision("RecordMarker",
+                                                                       markerName="m"))
+        monkeypatch.undo()
+        assert len(history(engine, run_id)) == 3
+        assert poll_activity(engine)["taskToken"] == ""
+        decide(engine, task["taskToken"], schedule("a1"))
+        assert poll_activity(engine)["activityId"] == "a1"
+    finally:
+        engine.close()
+
+
+def test_memory_database_needs_no_lock():
+    a, b = Engine(":memory:"), Engine(":memory:")
+    a.close()
+    b.close()
+    with pytest.raises(SWFFault):
+        a.call("ListDomains", {"registrationStatus": "REGISTERED"})
