@@ -10,6 +10,7 @@ wrong at the line that built it, not from a 400 for the whole batch later.
 from __future__ import annotations
 
 import functools
+import json
 import re
 from collections.abc import Iterator, Sequence
 from typing import Any, Union
@@ -32,6 +33,9 @@ CLOSE_DECISIONS = frozenset(
 _FORBIDDEN_CHARS = re.compile(r"[:/|\x00-\x1f\x7f-\x9f]")
 _IDENTIFIER_FIELDS = frozenset({"activityId", "timerId", "workflowId", "taskList.name"})
 _TASK_PRIORITY_RANGE = (-(2**31), 2**31 - 1)
+
+#: SWF's request size quota; the decisions are most of a RespondDecisionTaskCompleted body.
+MAX_REQUEST_BYTES = 1024 * 1024
 
 
 class DecisionError(ValueError):
@@ -154,9 +158,19 @@ class Decisions:
         """Raise DecisionError if the batch as a whole would be rejected by SWF.
 
         A close decision (complete, fail, cancel, continue-as-new) must be the
-        last one, and there can be only one.
+        last one, and there can be only one; the whole batch must fit in one
+        1 MB request.
         """
         last = len(self._data) - 1
+        size = len(json.dumps(self._data, separators=(",", ":")).encode())
+        if size > MAX_REQUEST_BYTES:
+            raise DecisionError(
+                last,
+                self._data[last]["decisionType"],
+                None,
+                f"the batch of {len(self._data)} decisions is {size} bytes as JSON; "
+                f"SWF takes at most {MAX_REQUEST_BYTES} bytes per request",
+            )
         for index, decision in enumerate(self._data):
             decision_type = decision["decisionType"]
             if decision_type in CLOSE_DECISIONS and index != last:

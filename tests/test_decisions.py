@@ -207,3 +207,15 @@ def test_validate_requires_close_decision_last():
     d.fail_workflow_execution(reason="r")
     d.validate()
     Decisions().validate()
+
+
+def test_validate_rejects_a_batch_over_one_megabyte():
+    d = Decisions()
+    for i in range(40):
+        d.record_marker(f"m{i}", details="x" * 32768)
+    with pytest.raises(DecisionError, match=r"decision 39 \(RecordMarker\).*1048576 bytes"):
+        d.validate()
+    d = Decisions()
+    for i in range(30):
+        d.record_marker(f"m{i}", details="x" * 32768)
+    d.validate()
