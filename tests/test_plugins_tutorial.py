@@ -1,0 +1,113 @@
+"""The tutorial plugin (plugins/tutorial) runs the seed's three workflows with the seed's histories."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "plugins"))
+
+import swfd_harness as h
+
+from swfd.plugins import load_plugins
+
+POOLS = "".join(
+    f"[{kind}:{name}]\ntask_list = {name}\nprocesses = 1\n\n"
+    for kind, name in [("decider", "default"), ("decider", "default_tasks"),
+                       ("worker", "default"), ("worker", "a_tasks"), ("worker", "b_tasks"),
+                       ("worker", "c_tasks")]
+)
+
+SEED_HELLO = [
+    ("WorkflowExecutionStarted", {"childPolicy": "TERMINATE",
+                                  "executionStartToCloseTimeout": "3600",
+                                  "taskList": {"name": "default"},
+                                  "taskStartToCloseTimeout": "300",
+                                  "workflowType": {"name": "HelloWorkflow", "version": "1.0"}}),
+    ("DecisionTaskScheduled", {"startToCloseTimeout": "300", "taskList": {"name": "default"}}),
+    ("DecisionTaskStarted", {"scheduledEventId": 2}),
+    ("DecisionTaskCompleted", {"scheduledEventId": 2, "startedEventId": 3}),
+    ("ActivityTaskScheduled", {"activityId": "saying_hi",
+                               "activityType": {"name": "HelloWorld", "version": "1.0"},
+                               "decisionTaskCompletedEventId": 4, "heartbeatTimeout": "600",
+                               "scheduleToCloseTimeout": "3900", "scheduleToStartTimeout": "300",
+                               "startToCloseTimeout": "3600", "taskList": {"name": "default"}}),
+    ("ActivityTaskStarted", {"scheduledEventId": 5}),
+    ("ActivityTaskCompleted", {"scheduledEventId": 5, "startedEventId": 6}),
+    ("DecisionTaskScheduled", {"startToCloseTimeout": "300", "taskList": {"name": "default"}}),
+    ("DecisionTaskStarted", {"scheduledEventId": 8}),
+    ("DecisionTaskCompleted", {"scheduledEventId": 8, "startedEventId": 9}),
+    ("WorkflowExecutionCompleted", {"decisionTaskCompletedEventId": 10}),
+]
+
+
+@pytest.fixture
+def tutorial(local_endpoint, swf_client, domain, tmp_path):
+    """Every tutorial pool running as loop threads against the local endpoint."""
+    settings = h.load_settings(h.write_config(tmp_path, local_endpoint.url, domain,
+                                              plugins="tutorial", pools=POOLS))
+    registry = load_plugins(settings)
+    h.register_types(swf_client, domain, registry)
+    threads = [h.LoopThread(p.kind, settings, p, registry) for p in settings.pools]
+    for thread in threads:
+        thread.start()
+    yield swf_client, domain
+    for thread in threads:
+        thread.lifecycle.drain("test over")
+    for thread in threads:
+        thread.stop()
+
+
+def test_plugin_declares_the_seed_types_on_the_seed_task_lists():
+    registry = load_plugins(["tutorial"])
+    assert {k: a.task_list for k, a in registry.activities.items()} == {
+        ("HelloWorld", "1.0"): "default", ("ActivityA", "1.0"): "a_tasks",
+        ("ActivityB", "1.0"): "b_tasks", ("ActivityC", "1.0"): "c_tasks",
+    }
+    assert {k: w.task_list for k, w in registry.workflows.items()} == {
+        ("HelloWorkflow", "1.0"): "default", ("SerialWorkflow", "1.0"): "default_tasks",
+        ("ParallelWorkflow", "1.0"): "default",
+    }
+    assert {d.codec for d in [*registry.activities.values(), *registry.workflows.values()]} == {
+        "raw"
+    }
+
+
+def test_hello_workflow_history_is_the_seeds_eleven_events(tutorial):
+    client, domain = tutorial
+    run = h.start(client, domain, "HelloWorkflow", "1.0")
+    events = h.wait_closed(client, domain, run)
+    assert [(e["eventId"], e["eventType"]) for e in events] == [
+        (i, kind) for i, (kind, _) in enumerate(SEED_HELLO, start=1)
+    ]
+    for event, (_, expected) in zip(events, SEED_HELLO):
+        attrs = h.attrs(event)
+        assert {k: attrs.get(k) for k in expected} == expected, event["eventType"]
+    assert "result" not in h.attrs(events[6])
+
+
+def test_serial_workflow_passes_a_result_to_b_then_runs_c(tutorial):
+    client, domain = tutorial
+    run = h.start(client, domain, "SerialWorkflow", "1.0")
+    events = h.wait_closed(client, domain, run)
+    assert events[-1]["eventType"] == "WorkflowExecutionCompleted"
+    scheduled = [h.attrs(e) for e in events if e["eventType"] == "ActivityTaskScheduled"]
+    assert [(s["activityType"]["name"], s["taskList"]["name"]) for s in scheduled] == [
+        ("ActivityA", "a_tasks"), ("ActivityB", "b_tasks"), ("ActivityC", "c_tasks")
+    ]
+    assert scheduled[1]["input"] == "Now don't be givin him sambuca!"
+    assert "input" not in scheduled[2]
+    assert h.attrs(events[0])["taskList"] == {"name": "default_tasks"}
+
+
+def test_parallel_workflow_runs_five_activities_and_completes_when_all_did(tutorial):
+    client, domain = tutorial
+    run = h.start(client, domain, "ParallelWorkflow", "1.0")
+    events = h.wait_closed(client, domain, run)
+    assert events[-1]["eventType"] == "WorkflowExecutionCompleted"
+    scheduled = [h.attrs(e) for e in events if e["eventType"] == "ActivityTaskScheduled"]
+    assert sorted(s["activityId"] for s in scheduled) == [f"activity{i}" for i in range(5)]
+    assert {s["taskList"]["name"] for s in scheduled} == {"default"}
+    assert h.types(events).count("ActivityTaskCompleted") == 5
