@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 from typing import Any
 
 from swfd.decisions import Decisions
@@ -115,11 +116,30 @@ class Actor:
         if self.identity is None:
             self.identity = f"{socket.gethostname()}:{os.getpid()}"
         self.last_tasktoken = None
+        self._stopping = threading.Event()
         self.client = client if client is not None else self._make_client()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} domain={self.domain!r} task_list={self.task_list!r}>"
 
     def run(self) -> Any:
         """One poll-and-respond round; subclasses implement it (seed: return True to go on)."""
         raise NotImplementedError(f"{type(self).__name__}.run() is not implemented")
+
+    def start(self) -> None:
+        """Call ``run()`` until ``stop()`` (the ``swf`` library's actor interface).
+
+        Runs in the calling thread; run it in a thread or process of your
+        choosing. ``stop()`` takes effect between rounds: a long poll in flight
+        is let to return and its task handled, so no task is lost.
+        """
+        self._stopping.clear()
+        while not self._stopping.is_set():
+            self.run()
+
+    def stop(self) -> None:
+        """Make ``start()`` return after the round in progress."""
+        self._stopping.set()
 
     def _make_client(self) -> Any:
         return connect(self.endpoint_url, self.region)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 
 import pytest
@@ -206,3 +207,31 @@ def test_connect_shares_a_client_per_endpoint(local_endpoint):
     assert connect(local_endpoint.url) is not connect(local_endpoint.url, "eu-west-1")
     domains = connect(local_endpoint.url).list_domains(registrationStatus="REGISTERED")
     assert "domainInfos" in domains
+
+
+def test_start_runs_rounds_until_stop(local_endpoint, swf_client, types):
+    """The swf library's actor interface: start() loops over run(), stop() ends it."""
+
+    class CountingWorker(SeedWorker):
+        def run(self):
+            task = self.poll()
+            if "activityId" in task:
+                self.handled.append(task["activityId"])
+                self.complete(result="ok")
+            return bool(task)
+
+    worker = CountingWorker(types, client=swf_client)
+    worker.handled = []
+    thread = threading.Thread(target=worker.start, daemon=True)
+    thread.start()
+    execution = start(swf_client, types)
+    decider = SeedDecider(types, client=swf_client)
+    wait_for(decider.poll, timeout=10, message="the first decision task")
+    decisions = swfd.Decisions()
+    decisions.schedule_activity_task("a1", "A", "1")
+    decider.complete(decisions=decisions)
+    wait_for(lambda: worker.handled == ["a1"], timeout=10, message="the worker to handle a1")
+    worker.stop()
+    thread.join(timeout=10)  # the poll in flight returns within the endpoint's 1 s poll timeout
+    assert not thread.is_alive()
+    assert "ActivityTaskCompleted" in event_types(swf_client, types, execution)
