@@ -202,7 +202,7 @@ class DecisionOps:
             heartbeat=timeouts["heartbeatTimeout"],
             scheduled_at=ex.events[-1]["eventTimestamp"],
         )
-        ex.activities[act.activity_id] = act
+        self.save_activity(ex, act)
         ex.latest_activity_ts = act.scheduled_at
         for when, timeout_type in act.deadlines():
             self.timers.add(when, "activity", ex.run_id, (scheduled_id, timeout_type))
@@ -220,9 +220,10 @@ class DecisionOps:
         })
         if act.started_id:
             act.cancel_requested_id = requested
+            self.save_activity(ex, act)
             return None
         # Scheduled but not started: SWF cancels it at once.
-        del ex.activities[act.activity_id]
+        self.drop_activity(ex, act)
         self.add_event(ex, "ActivityTaskCanceled", {
             "scheduledEventId": act.scheduled_id, "startedEventId": 0,
             "latestCancelRequestedEventId": requested,

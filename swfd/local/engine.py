@@ -28,7 +28,7 @@ from swfd.local.decisions import DecisionOps
 from swfd.local.faults import SWFFault
 from swfd.local.query_ops import QueryOps
 from swfd.local.registry_ops import RegistryOps
-from swfd.local.state import MAX_EVENTS, Execution, attributes_key, compact, now
+from swfd.local.state import MAX_EVENTS, Activity, Execution, attributes_key, compact, now
 from swfd.local.store import EndpointLockedError, SchemaVersionError, Store
 from swfd.local.task_ops import TaskOps
 from swfd.local.tasks import TaskQueues
@@ -54,6 +54,7 @@ class Engine(RegistryOps, WorkflowOps, TaskOps, DecisionOps, QueryOps):
         self.queues = TaskQueues(self.lock)
         self.timers = TimerSchedule(self.lock, self._fire_timer)
         self._dirty: dict[str, Execution] = {}
+        self._dirty_acts: dict[tuple[str, int], Activity | None] = {}
         self._batch_run: str | None = None
         with self.lock:
             self._load()
@@ -74,16 +75,21 @@ class Engine(RegistryOps, WorkflowOps, TaskOps, DecisionOps, QueryOps):
 
     def _transaction(self, body: Callable[[], dict]) -> dict:
         self._dirty = {}
+        self._dirty_acts = {}
         try:
             result = body()
             if self.store.closed:  # a poll woken by close(): it changed nothing
                 return result
             self._enforce_event_limit()
+            for (run_id, scheduled_id), act in self._dirty_acts.items():
+                self.store.save_activity(run_id, scheduled_id, act)
             for ex in self._dirty.values():
                 self.store.save_execution(ex)
+                if not ex.is_open:
+                    self.store.drop_activities(ex.run_id)
             self.store.commit()
         except SWFFault:
-            if self._dirty:  # a fault after a change: never keep half of it
+            if self._dirty or self._dirty_acts:  # a fault after a change: keep none of it
                 self._restore()
             else:
                 self.store.rollback()
@@ -95,11 +101,13 @@ class Engine(RegistryOps, WorkflowOps, TaskOps, DecisionOps, QueryOps):
         for ex in self._dirty.values():
             ex.persisted = len(ex.events)
         self._dirty = {}
+        self._dirty_acts = {}
         return result
 
     def _restore(self) -> None:
         self.store.rollback()
         self._dirty = {}
+        self._dirty_acts = {}
         self._batch_run = None
         self.queues.clear()
         self.timers.clear()
@@ -176,6 +184,16 @@ class Engine(RegistryOps, WorkflowOps, TaskOps, DecisionOps, QueryOps):
 
     def touch(self, ex: Execution) -> None:
         self._dirty[ex.run_id] = ex
+
+    def save_activity(self, ex: Execution, act: Activity) -> None:
+        """Note that ``act`` (open in ``ex``) changed; written at commit."""
+        ex.activities[act.activity_id] = act
+        self._dirty_acts[(ex.run_id, act.scheduled_id)] = act
+
+    def drop_activity(self, ex: Execution, act: Activity) -> None:
+        """Close ``act``: gone from ``ex`` and, at commit, from SQLite."""
+        del ex.activities[act.activity_id]
+        self._dirty_acts[(ex.run_id, act.scheduled_id)] = None
 
     def _enforce_event_limit(self) -> None:
         """SWF terminates an execution whose history reaches 25,000 events."""

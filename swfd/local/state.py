@@ -14,7 +14,7 @@ import base64
 import json
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from swfd.local.faults import SWFFault
@@ -72,6 +72,17 @@ def decode_token(token: str, what: str) -> Any:
 def compact(attrs: dict) -> dict:
     """Drop absent (None) members: SWF omits them from events and responses."""
     return {k: v for k, v in attrs.items() if v is not None}
+
+
+_NOT_IN_STATE = ("events", "persisted", "activities")
+
+
+def activity_json(act: Activity) -> str:
+    return json.dumps(vars(act), separators=(",", ":"))
+
+
+def activity_from_json(text: str) -> Activity:
+    return Activity(**json.loads(text))
 
 
 @dataclass
@@ -194,14 +205,22 @@ class Execution:
         return None if limit is None else self.start_ts + limit
 
     def to_json(self) -> str:
-        data = asdict(self)
-        del data["events"], data["persisted"]
+        """The execution without its history and activities (stored in their own tables).
+
+        Built from the live ``__dict__`` of each part, not ``dataclasses.asdict``
+        (which deep-copies): a call's cost must not grow with the history.
+        """
+        data = {k: v for k, v in vars(self).items() if k not in _NOT_IN_STATE}
+        data["timers"] = {k: vars(v) for k, v in self.timers.items()}
+        data["children"] = {k: vars(v) for k, v in self.children.items()}
+        data["decision"] = vars(self.decision) if self.decision is not None else None
         return json.dumps(data, separators=(",", ":"))
 
     @classmethod
-    def from_json(cls, text: str) -> Execution:
+    def from_json(cls, text: str, activities: list[Activity] | None = None) -> Execution:
         data = json.loads(text)
-        data["activities"] = {k: Activity(**v) for k, v in data["activities"].items()}
+        data.pop("activities", None)
+        data["activities"] = {a.activity_id: a for a in activities or ()}
         data["timers"] = {k: Timer(**v) for k, v in data["timers"].items()}
         data["children"] = {k: Child(**v) for k, v in data["children"].items()}
         if data["decision"] is not None:

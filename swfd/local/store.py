@@ -19,7 +19,7 @@ import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
-from swfd.local.state import Execution
+from swfd.local.state import Activity, Execution, activity_from_json, activity_json
 
 SCHEMA_VERSION = 1
 
@@ -43,6 +43,10 @@ CREATE INDEX IF NOT EXISTS executions_closed_start
 CREATE INDEX IF NOT EXISTS executions_closed_close
     ON executions (domain, close_ts) WHERE is_open = 0;
 CREATE INDEX IF NOT EXISTS executions_workflow_id ON executions (domain, workflow_id);
+CREATE TABLE IF NOT EXISTS activities (
+    run_id TEXT NOT NULL, scheduled_id INTEGER NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (run_id, scheduled_id)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS events (
     run_id TEXT NOT NULL, event_id INTEGER NOT NULL, body TEXT NOT NULL,
     PRIMARY KEY (run_id, event_id)
@@ -165,13 +169,28 @@ class Store:
             ),
         )
 
-    def mark_persisted(self, ex: Execution) -> None:
-        ex.persisted = len(ex.events)
+    def save_activity(self, run_id: str, scheduled_id: int, act: Activity | None) -> None:
+        """Write one open activity (``None``: it closed) -- activities are written one by one
+        so a call's cost does not grow with the number of open activities."""
+        if act is None:
+            self.db.execute("DELETE FROM activities WHERE run_id=? AND scheduled_id=?",
+                            (run_id, scheduled_id))
+        else:
+            self.db.execute(
+                "INSERT OR REPLACE INTO activities (run_id, scheduled_id, body) VALUES (?,?,?)",
+                (run_id, scheduled_id, activity_json(act)),
+            )
+
+    def drop_activities(self, run_id: str) -> None:
+        self.db.execute("DELETE FROM activities WHERE run_id=?", (run_id,))
 
     def load_open_executions(self) -> list[Execution]:
         out = []
-        for (state,) in self.db.execute("SELECT state FROM executions WHERE is_open = 1"):
-            ex = Execution.from_json(state)
+        rows = self.db.execute("SELECT run_id, state FROM executions WHERE is_open = 1")
+        for run_id, state in rows.fetchall():
+            acts = [activity_from_json(b) for (b,) in self.db.execute(
+                "SELECT body FROM activities WHERE run_id=? ORDER BY scheduled_id", (run_id,))]
+            ex = Execution.from_json(state, acts)
             ex.events = self.events(ex.run_id)
             ex.persisted = len(ex.events)
             out.append(ex)

@@ -63,6 +63,7 @@ class TaskOps:
         act.identity = p.get("identity")
         hb = seconds(act.heartbeat)
         act.heartbeat_deadline = None if hb is None else act.started_at + hb
+        self.save_activity(ex, act)
         for when, timeout_type in act.deadlines():
             if timeout_type in ("START_TO_CLOSE", "HEARTBEAT"):
                 self.timers.add(when, "activity", ex.run_id, (act.scheduled_id, timeout_type))
@@ -92,7 +93,7 @@ class TaskOps:
 
     def _close_activity(self, token: str, event_type: str, attrs: dict) -> dict:
         ex, act = self._started_activity(token)
-        del ex.activities[act.activity_id]
+        self.drop_activity(ex, act)
         attrs.update(scheduledEventId=act.scheduled_id, startedEventId=act.started_id)
         self.add_event(ex, event_type, attrs)
         self.schedule_decision(ex)
@@ -120,7 +121,7 @@ class TaskOps:
         hb = seconds(act.heartbeat)
         if hb is not None:
             act.heartbeat_deadline = now() + hb
-        self.touch(ex)
+        self.save_activity(ex, act)
         return {"cancelRequested": bool(act.cancel_requested_id)}
 
     def op_CountPendingActivityTasks(self, p: dict) -> dict:

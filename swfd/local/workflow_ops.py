@@ -333,7 +333,7 @@ class WorkflowOps:
                 self.timers.add(act.heartbeat_deadline, "activity", ex.run_id,
                                 (scheduled_id, "HEARTBEAT"))
                 return
-        del ex.activities[act.activity_id]
+        self.drop_activity(ex, act)
         self.add_event(ex, "ActivityTaskTimedOut", {
             "timeoutType": timeout_type, "scheduledEventId": act.scheduled_id,
             "startedEventId": act.started_id, "details": act.details,
