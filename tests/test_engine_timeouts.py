@@ -160,3 +160,18 @@ def test_timer_fires_and_cancel_timer(engine):
     ev = history(engine, run_id)[-1]
     assert ev["eventType"] == "TimerCanceled" and attrs(ev)["startedEventId"] == 6
     assert describe(engine, run_id)["openCounts"]["openTimers"] == 0
+
+
+def test_stale_timer_entries_do_not_pile_up(engine):
+    run_id = start(engine)
+    decide(engine, poll_decision(engine)["taskToken"])
+    for i in range(3000):  # each activity leaves two long timeouts behind when it completes
+        engine.call("SignalWorkflowExecution", {"domain": "d", "workflowId": "w1",
+                                                "signalName": "s"})
+        task = poll_decision(engine)
+        decide(engine, task["taskToken"], schedule(f"a{i}"))
+        act = poll_activity(engine)
+        engine.call("RespondActivityTaskCompleted", {"taskToken": act["taskToken"]})
+        if i % 500 == 0:
+            assert len(engine.timers) < 9000
+    assert describe(engine, run_id)["openCounts"]["openActivityTasks"] == 0

@@ -52,7 +52,7 @@ class Engine(RegistryOps, WorkflowOps, TaskOps, DecisionOps, QueryOps):
         self.closed = False
         self.store = Store(database)
         self.queues = TaskQueues(self.lock)
-        self.timers = TimerSchedule(self.lock, self._fire_timer)
+        self.timers = TimerSchedule(self.lock, self._fire_timer, self._timer_live)
         self._dirty: dict[str, Execution] = {}
         self._dirty_acts: dict[tuple[str, int], Activity | None] = {}
         self._batch_run: str | None = None
@@ -217,6 +217,22 @@ class Engine(RegistryOps, WorkflowOps, TaskOps, DecisionOps, QueryOps):
         if ex is None:
             return
         self._transaction(lambda: self.fire(kind, ex, ref) or {})
+
+    def _timer_live(self, kind: str, run_id: str, ref: object) -> bool:
+        """False for a timer entry whose cause is gone (checked when the heap is filtered)."""
+        if kind == "retention":
+            return True
+        ex = self.open_runs.get(run_id)
+        if ex is None:
+            return False
+        if kind == "activity":
+            return ex.activity_by_scheduled(ref[0]) is not None
+        if kind == "decision":
+            return ex.decision is not None and ex.decision.scheduled_id == ref[0]
+        if kind == "timer":
+            timer = ex.timers.get(ref[0])
+            return timer is not None and timer.started_id == ref[1]
+        return True
 
     def _purge_expired(self) -> dict:
         for dom in list(self.domains.values()):

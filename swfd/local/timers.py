@@ -7,7 +7,11 @@ are pending. Entries are never removed when their cause goes away (an activity
 completes, a timer is canceled): the engine's ``fire`` callback re-checks the
 state under the lock and ignores stale entries. Deadlines are epoch seconds
 taken from persisted state, so after a restart the engine re-adds them and
-those that came due while the endpoint was down fire at once.
+those that came due while the endpoint was down fire at once. So that stale
+entries with long deadlines (an activity's schedule-to-close of an hour, after
+the activity completed in a second) do not pile up, the heap is filtered
+through the engine's ``is_live`` check whenever it has doubled since the last
+filtering (amortised O(1) per entry).
 """
 
 from __future__ import annotations
@@ -25,8 +29,11 @@ TimerEntry = tuple[float, int, str, str, object]  # (deadline, seq, kind, run_id
 
 
 class TimerSchedule:
-    def __init__(self, lock: threading.RLock, fire: Callable[[str, str, object, float], None]):
+    def __init__(self, lock: threading.RLock, fire: Callable[[str, str, object, float], None],
+                 is_live: Callable[[str, str, object], bool] | None = None):
         self._fire = fire
+        self._is_live = is_live
+        self._compact_at = 4096
         self._heap: list[TimerEntry] = []
         self._seq = itertools.count()
         self._cond = threading.Condition(lock)
@@ -42,6 +49,13 @@ class TimerSchedule:
         heapq.heappush(self._heap, entry)
         if self._heap[0] is entry:
             self._cond.notify()
+        if self._is_live is not None and len(self._heap) >= self._compact_at:
+            self._heap = [e for e in self._heap if self._is_live(e[2], e[3], e[4])]
+            heapq.heapify(self._heap)
+            self._compact_at = max(4096, 2 * len(self._heap))
+
+    def __len__(self) -> int:
+        return len(self._heap)
 
     def clear(self) -> None:
         self._heap.clear()
