@@ -131,9 +131,9 @@ class Actor:
 
         Runs in the calling thread; run it in a thread or process of your
         choosing. ``stop()`` takes effect between rounds: a long poll in flight
-        is let to return and its task handled, so no task is lost.
+        is let to return and its task handled, so no task is lost. A stopped
+        actor stays stopped (even if ``stop()`` came before ``start()``).
         """
-        self._stopping.clear()
         while not self._stopping.is_set():
             self.run()
 
