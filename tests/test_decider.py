@@ -14,7 +14,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "plugins"))
 import swfd_harness as h
 
 import swfd
-from swfd.decider import DecisionTask, backoff, is_swfd_event
+from swfd.decider import DecisionTask, DecisionWorker, backoff, is_swfd_event
 from swfd.plugins import load_plugins
 from swfd.registry import Registry
 from swfd.testing import wait_for
@@ -169,3 +169,59 @@ def test_attempts_count_errors_in_a_row_and_reset_after_a_good_decision():
     assert [e["eventId"] for e in task.events] == [1, 4, 10]
     later = DecisionTask(response, [*events, _event(15, "DecisionTaskCompleted")], None)
     assert later.attempt == 1 and later.errors_total == 2
+
+
+def test_every_page_of_a_long_history_reaches_the_handler(env, swf_client, domain):
+    """1,100 signals make a history longer than one 1,000-event page."""
+    settings, _ = env
+
+    @swfd.workflow("CountEvents", "1", task_list="test")
+    def count_events(task):
+        decisions = swfd.Decisions()
+        ids = [e["eventId"] for e in task.events]
+        decisions.complete_workflow_execution(
+            result=json.dumps({"count": len(ids), "contiguous": ids == list(range(1, len(ids)
+                                                                                  + 1))}))
+        return decisions
+
+    registry = Registry.from_defs([count_events])
+    h.register_types(swf_client, domain, registry)
+    run = h.start(swf_client, domain, "CountEvents")
+    for i in range(1100):
+        swf_client.signal_workflow_execution(domain=domain, signalName=f"s{i}", **run)
+    thread = h.LoopThread("decider", settings, h.pool_of(settings, "decider"), registry)
+    thread.start()
+    try:
+        events = h.wait_closed(swf_client, domain, run, timeout=60)
+    finally:
+        thread.stop()
+    result = json.loads(h.attrs(events[-1])["result"])
+    assert result == {"count": len(events) - 2, "contiguous": True}  # minus completed/closed
+    assert result["count"] > 1100
+
+
+def test_a_good_decision_cancels_a_pending_retry_timer():
+    @swfd.workflow("W", "1")
+    def ok(task):
+        decisions = swfd.Decisions()
+        decisions.complete_workflow_execution(result="done")
+        return decisions
+
+    events = [
+        _event(1, "WorkflowExecutionStarted"),
+        _event(4, "DecisionTaskCompleted"),
+        _event(5, "MarkerRecorded", markerName="swfd:decider-error",
+               decisionTaskCompletedEventId=4),
+        _event(6, "TimerStarted", timerId="swfd-retry-1", decisionTaskCompletedEventId=4),
+        _event(7, "WorkflowExecutionSignaled", signalName="wake"),
+    ]
+    response = {"taskToken": "t", "workflowExecution": {"workflowId": "w", "runId": "r"},
+                "workflowType": {"name": "W", "version": "1"}, "startedEventId": 9}
+    worker = DecisionWorker(None, None, Registry.from_defs([ok]), None, None, "test")
+    decisions = worker.decide(DecisionTask(response, events, ok), ok)
+    assert decisions == [
+        {"decisionType": "CancelTimer", "cancelTimerDecisionAttributes": {"timerId":
+                                                                          "swfd-retry-1"}},
+        {"decisionType": "CompleteWorkflowExecution",
+         "completeWorkflowExecutionDecisionAttributes": {"result": "done"}},
+    ]

@@ -20,6 +20,7 @@ sys.path.insert(0, TESTPLUGINS)
 import swfd_harness as h
 
 from swfd.plugins import load_plugins
+from swfd.testing import wait_for
 
 
 @pytest.fixture
@@ -194,3 +195,54 @@ def test_worker_init_hook_gets_pool_and_kind(env):
         thread.stop()
         assert thread.exit_code == 0
     assert seen == [("test", "worker"), ("test", "decider")]
+
+
+def test_task_gone_stops_heartbeats_and_the_result_is_discarded_and_logged(
+        loops, swf_client, domain, caplog):
+    loops("worker"), loops("decider")
+    run = run_activity(swf_client, domain, {"activity": "WaitCancel", "input": {"seconds": 3}})
+    h.wait_for_event(swf_client, domain, run, "ActivityTaskStarted")
+    swf_client.terminate_workflow_execution(domain=domain, reason="test", **run)
+
+    def discarded():
+        return [r for r in caplog.records if "answer discarded" in r.getMessage()
+                or "discarding completed answer" in r.getMessage()]
+
+    records = wait_for(discarded, timeout=20, message="the discarded result to be logged")
+    assert records[0].activityId == "act-0" and records[0].workflowId == run["workflowId"]
+    assert any("heartbeats stop" in r.getMessage() for r in caplog.records)
+
+
+def test_heartbeat_errors_are_retried_and_the_task_survives_an_endpoint_restart(
+        swf_client, domain, tmp_path, caplog):
+    """Heartbeats fail while the endpoint is down; logged, retried, the task still completes."""
+    from conftest import make_boto3_client
+
+    from swfd.local.server import LocalEndpoint
+    from swfd.testing import free_port
+
+    port = free_port()
+    database = str(tmp_path / "restart.sqlite3")
+    endpoint = LocalEndpoint(port=port, database=database, poll_timeout=1.0).start()
+    client = make_boto3_client(endpoint.url)
+    client.register_domain(name=domain, workflowExecutionRetentionPeriodInDays="1")
+    settings = h.load_settings(h.write_config(tmp_path, endpoint.url, domain))
+    registry = load_plugins(settings)
+    h.register_types(client, domain, registry)
+    worker = h.LoopThread("worker", settings, h.pool_of(settings, "worker"), registry)
+    decider = h.LoopThread("decider", settings, h.pool_of(settings, "decider"), registry)
+    worker.start(), decider.start()
+    try:
+        run = run_activity(client, domain, {"activity": "Heartbeat", "input": {"seconds": 4}})
+        h.wait_for_event(client, domain, run, "ActivityTaskStarted")
+        endpoint.stop()
+        wait_for(lambda: any("heartbeat failed" in r.getMessage() for r in caplog.records),
+                   timeout=10, message="a heartbeat error to be logged")
+        endpoint = LocalEndpoint(port=port, database=database, poll_timeout=1.0).start()
+        events = h.wait_closed(client, domain, run, timeout=60)
+        assert "ActivityTaskCompleted" in h.types(events)
+        assert worker.is_alive()
+    finally:
+        worker.lifecycle.drain("test over"), decider.lifecycle.drain("test over")
+        worker.stop(60), decider.stop(60)
+        endpoint.stop()
