@@ -203,3 +203,48 @@ def test_endpoint_rejects_close_decision_not_last_like_validate(env):
     with pytest.raises(env.client.exceptions.ClientError) as info:
         env.client.respond_decision_task_completed(taskToken=task["taskToken"], decisions=bad.data)
     assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+def _activity(**overrides):
+    attrs = {"activityId": "a", "activityType": {"name": "A", "version": "1"}, **overrides}
+    return {"decisionType": "ScheduleActivityTask", "scheduleActivityTaskDecisionAttributes": attrs}
+
+
+REJECTED_BOTH_WAYS = [
+    ("activityId too long", _activity(activityId="x" * 257),
+     lambda d: d.schedule_activity_task("x" * 257, "A", "1")),
+    ("activityId with ':'", _activity(activityId="a:b"),
+     lambda d: d.schedule_activity_task("a:b", "A", "1")),
+    ("task list with '|'", _activity(taskList={"name": "a|b"}),
+     lambda d: d.schedule_activity_task("a", "A", "1", task_list="a|b")),
+    ("negative duration", _activity(heartbeatTimeout="-1"),
+     lambda d: d.schedule_activity_task("a", "A", "1", heartbeat_timeout=-1)),
+    ("priority not a number", _activity(taskPriority="high"),
+     lambda d: d.schedule_activity_task("a", "A", "1", task_priority="high")),
+    ("timer of NONE",
+     {"decisionType": "StartTimer",
+      "startTimerDecisionAttributes": {"timerId": "t", "startToFireTimeout": "NONE"}},
+     lambda d: d.start_timer("NONE", "t")),
+    ("unknown child policy",
+     {"decisionType": "ContinueAsNewWorkflowExecution",
+      "continueAsNewWorkflowExecutionDecisionAttributes": {"childPolicy": "KILL"}},
+     lambda d: d.continue_as_new_workflow_execution(child_policy="KILL")),
+    ("six tags",
+     {"decisionType": "StartChildWorkflowExecution",
+      "startChildWorkflowExecutionDecisionAttributes": {
+          "workflowId": "c", "workflowType": WORKFLOW, "tagList": ["t"] * 6}},
+     lambda d: d.start_child_workflow_execution("W", "1", "c", tag_list=["t"] * 6)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "raw, build", [case[1:] for case in REJECTED_BOTH_WAYS], ids=[c[0] for c in REJECTED_BOTH_WAYS]
+)
+def test_builder_refuses_what_the_endpoint_rejects(env, raw, build):
+    """The builder's checks mirror SWF's: what it refuses on add, the endpoint answers 400."""
+    with pytest.raises(swfd.decisions.DecisionError):
+        build(swfd.Decisions())
+    task = wait_for(env.decider.poll, timeout=10, message="a decision task")
+    with pytest.raises(env.client.exceptions.ClientError) as info:
+        env.client.respond_decision_task_completed(taskToken=task["taskToken"], decisions=[raw])
+    assert info.value.response["Error"]["Code"] == "ValidationException"
