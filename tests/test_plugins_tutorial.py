@@ -11,7 +11,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "plugins"))
 
 import swfd_harness as h
 
+import swfd
 from swfd.plugins import load_plugins
+from swfd.registry import Registry
 
 POOLS = "".join(
     f"[{kind}:{name}]\ntask_list = {name}\nprocesses = 1\n\n"
@@ -111,3 +113,62 @@ def test_parallel_workflow_runs_five_activities_and_completes_when_all_did(tutor
     assert sorted(s["activityId"] for s in scheduled) == [f"activity{i}" for i in range(5)]
     assert {s["taskList"]["name"] for s in scheduled} == {"default"}
     assert h.types(events).count("ActivityTaskCompleted") == 5
+
+
+@pytest.fixture
+def hello_with_worker(local_endpoint, swf_client, domain, tmp_path):
+    """The tutorial's deciders, and a worker whose HelloWorld handler the test supplies."""
+    settings = h.load_settings(h.write_config(tmp_path, local_endpoint.url, domain,
+                                              plugins="tutorial", pools=POOLS))
+    registry = load_plugins(settings)
+    h.register_types(swf_client, domain, registry)
+    threads: list[h.LoopThread] = []
+
+    def start(handler):
+        worker_registry = Registry.from_defs([handler])
+        threads.append(h.LoopThread("decider", settings, h.pool_of(settings, "decider",
+                                                                   "default"), registry))
+        threads.append(h.LoopThread("worker", settings, h.pool_of(settings, "worker",
+                                                                  "default"), worker_registry))
+        for thread in threads:
+            thread.start()
+
+    yield start
+    for thread in threads:
+        thread.lifecycle.drain("test over")
+    for thread in threads:
+        thread.stop()
+
+
+def test_a_failed_activity_is_retried_and_the_workflow_completes(hello_with_worker, swf_client,
+                                                                  domain):
+    calls = []
+
+    @swfd.activity("HelloWorld", "1.0", codec="raw")
+    def flaky_hello(task):
+        calls.append(task.activity_id)
+        if len(calls) == 1:
+            raise RuntimeError("first attempt fails")
+
+    hello_with_worker(flaky_hello)
+    run = h.start(swf_client, domain, "HelloWorkflow", "1.0")
+    events = h.wait_closed(swf_client, domain, run)
+    assert events[-1]["eventType"] == "WorkflowExecutionCompleted"
+    assert calls == ["saying_hi", "saying_hi"]
+    assert h.types(events).count("ActivityTaskFailed") == 1
+
+
+def test_an_activity_failing_every_attempt_fails_the_workflow_with_its_reason(
+        hello_with_worker, swf_client, domain):
+    @swfd.activity("HelloWorld", "1.0", codec="raw")
+    def broken_hello(task):
+        raise RuntimeError("no greeting today")
+
+    hello_with_worker(broken_hello)
+    run = h.start(swf_client, domain, "HelloWorkflow", "1.0")
+    events = h.wait_closed(swf_client, domain, run)
+    assert events[-1]["eventType"] == "WorkflowExecutionFailed"
+    assert h.attrs(events[-1])["reason"] == (
+        "HelloWorld saying_hi failed 3 times: RuntimeError: no greeting today"
+    )
+    assert h.types(events).count("ActivityTaskFailed") == 3
