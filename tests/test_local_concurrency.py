@@ -8,9 +8,10 @@ import multiprocessing
 import time
 from collections import Counter
 
-from test_local_support import (
+from test_local_support import (  # noqa: F401 (no_internal_failures is autouse)
     find,
     history,
+    no_internal_failures,
     poll_decision,
     register_activity_type,
     register_workflow_type,

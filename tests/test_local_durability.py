@@ -91,8 +91,11 @@ class Endpoint:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(5)
+        errors = self.process.stderr.read() if not self.process.stderr.closed else ""
         for stream in (self.process.stdout, self.process.stderr):
             stream.close()
+        # A traceback means an InternalFailure (or a crash at shutdown): never expected.
+        assert "Traceback" not in errors and "ERROR" not in errors, errors
         return self.process.returncode
 
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import botocore.exceptions
 import pytest
-from test_local_support import (
+from test_local_support import (  # noqa: F401 (no_internal_failures is autouse)
     attributes,
     decision,
     event_types,
     find,
     history,
     is_closed,
+    no_internal_failures,
     poll_decision,
     register_activity_type,
     register_workflow_type,

@@ -4,13 +4,14 @@ policies, continue-as-new, signals, timers, markers, external signal and cancel.
 from __future__ import annotations
 
 import pytest
-from test_local_support import (
+from test_local_support import (  # noqa: F401 (no_internal_failures is autouse)
     attributes,
     decision,
     event_types,
     find,
     history,
     is_closed,
+    no_internal_failures,
     poll_activity,
     poll_decision,
     register_activity_type,

@@ -13,11 +13,12 @@ import boto3
 import pytest
 import test_local_tutorial as tutorial
 from moto import mock_aws
-from test_local_support import (
+from test_local_support import (  # noqa: F401 (no_internal_failures is autouse)
     decision,
     event_types,
     find,
     history,
+    no_internal_failures,
     poll_decision,
     register_tutorial,
     respond,

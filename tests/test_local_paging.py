@@ -4,9 +4,10 @@ GetWorkflowExecutionHistory and PollForDecisionTask, list pagination and counts.
 from __future__ import annotations
 
 import pytest
-from test_local_support import (
+from test_local_support import (  # noqa: F401 (no_internal_failures is autouse)
     event_types,
     history,
+    no_internal_failures,
     poll_decision,
     register_workflow_type,
     respond,

@@ -6,8 +6,11 @@ loop is bounded in count and time.
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
+
+import pytest
 
 TUTORIAL_DOMAIN = "boto_tutorial"
 VERSION = "1.0"
@@ -195,3 +198,19 @@ def drive(step, until, timeout=30.0, max_steps=10_000) -> int:
             break
         step()
     raise AssertionError(f"condition not reached after {count + 1} steps / {timeout} s")
+
+
+@pytest.fixture(autouse=True)
+def no_internal_failures(caplog):
+    """Fail a test during which the in-process endpoint logged an error (an InternalFailure).
+
+    Test modules opt in with ``from test_local_support import no_internal_failures``.
+    """
+    caplog.set_level(logging.ERROR, logger="swfd.local")
+    yield
+    errors = [
+        f"{r.name}: {r.getMessage()}"
+        for r in caplog.get_records("call") + caplog.get_records("teardown")
+        if r.name.startswith("swfd.local") and r.levelno >= logging.ERROR
+    ]
+    assert errors == [], "the local endpoint logged errors (a 500 InternalFailure)"

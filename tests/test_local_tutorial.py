@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 
-from test_local_support import (
+from test_local_support import (  # noqa: F401 (no_internal_failures is autouse)
     SEED_HELLO_EVENT_TYPES,
     TUTORIAL_DOMAIN,
     VERSION,
@@ -21,6 +21,7 @@ from test_local_support import (
     find,
     history,
     is_closed,
+    no_internal_failures,
     poll_activity,
     poll_decision,
     register_tutorial,
