@@ -269,7 +269,7 @@ class Arbiter:
         log.error("%s; stopping", reason)
         self.exit_code = EXIT_ERROR
         if self.phase not in (Phase.DRAINING, Phase.STOPPING):
-            self.begin_drain("fatal error")
+            self.begin_drain("stopping after the error above")
 
     # -- reaping ----------------------------------------------------------
 

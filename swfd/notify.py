@@ -45,7 +45,13 @@ class Notifier:
         payload = "\n".join(lines).encode("utf-8")
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+                # Never block the master: a reader that falls behind (its queue
+                # holds ~10 datagrams) loses a STATUS line, the master goes on.
+                sock.setblocking(False)
                 sock.sendto(payload, _address(self.address))
+        except BlockingIOError:
+            log.debug("sd_notify to %s dropped (the reader's queue is full)", self.address)
+            return False
         except OSError as exc:
             log.warning("sd_notify to %s failed: %s", self.address, exc)
             return False

@@ -60,3 +60,11 @@ def test_unreachable_socket_is_logged_not_raised(tmp_path, caplog):
     notifier = Notifier(str(tmp_path / "nobody-listens"))
     assert not notifier.ready()
     assert "sd_notify to" in caplog.text
+
+
+def test_a_reader_that_falls_behind_never_blocks_the_sender(listener):
+    address, sock = listener
+    notifier = Notifier(address)
+    results = [notifier.send(f"STATUS={n}") for n in range(500)]
+    assert results[0] and not all(results)  # the queue filled up; nothing blocked
+    assert sock.recv(4096) == b"STATUS=0"

@@ -53,6 +53,7 @@ def build_arbiter(settings: Any, timing: Timing | None = None) -> Arbiter:
     endpoint = address = None
     if settings.is_embedded:
         embedded = settings.embedded
+        make_database_dir(settings)
         endpoint = ChildSpec("endpoint", partial(endpoint_main, settings), kind="endpoint")
         address = (embedded.host, embedded.port)
     registrar = None
@@ -73,6 +74,20 @@ def build_arbiter(settings: Any, timing: Timing | None = None) -> Arbiter:
     gc.collect()
     gc.freeze()
     return arbiter
+
+
+def make_database_dir(settings: Any) -> None:
+    """The endpoint's database directory (``../var`` in a fresh checkout) must exist."""
+    database = settings.embedded.database
+    if database == ":memory:":
+        return
+    directory = os.path.dirname(os.path.abspath(database))
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as exc:
+        raise StartupError(
+            f"{settings.path}: [embedded] database = {database}: cannot create {directory}: {exc}"
+        ) from exc
 
 
 def load_registry(settings: Any) -> Any:
@@ -166,13 +181,12 @@ def registrar_main(settings: Any, registry: Any) -> int:
 
 
 def pool_main(settings: Any, pool: Any, registry: Any) -> int:
-    """A worker or decider process: its plugins' init hook, then its poll loop."""
+    """A worker or decider process. ``Lifecycle.for_child()`` installs the child's
+    signal handlers and master-death watch; the loop calls ``swfd_worker_init``."""
     from swfd.lifecycle import Lifecycle
 
     logs.setup(settings.log_format, settings.log_level, pool=pool.section)
     lifecycle = Lifecycle.for_child()
-    if registry.pm is not None:
-        registry.pm.hook.swfd_worker_init(pool=pool, kind=pool.kind)
     if pool.kind == "worker":
         from swfd.worker import run_worker
 

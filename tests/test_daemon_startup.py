@@ -1,0 +1,85 @@
+"""The daemon starts, tells systemd, runs a workflow, stops; bad configs exit 2."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+
+import pytest
+from test_daemon_support import Daemon, pid_alive
+
+from swfd.testing import wait_for
+
+POOLS = """
+[decider:test]
+task_list = test
+processes = 1
+
+[worker:test]
+task_list = test
+processes = 2
+"""
+
+
+@pytest.fixture
+def daemon(tmp_path):
+    started: list[Daemon] = []
+
+    def make(*args, **kwargs) -> Daemon:
+        d = Daemon(tmp_path, *args, **kwargs)
+        started.append(d)
+        return d
+
+    yield make
+    for d in started:
+        d.close()
+
+
+def test_startup_pidfile_ready_status_workflow_and_stop(daemon):
+    d = daemon(POOLS).start().wait_ready()
+    assert d.pidfile.read_text().strip() == str(d.proc.pid)
+    assert d.notified("STATUS=1 decider, 2 workers running")
+    assert d.notified(f"MAINPID={d.proc.pid}")
+    order = [line.split(" pid ")[0].rsplit(" ", 1)[-1]
+             for line in d.text().splitlines() if "swfd.master: spawned" in line]
+    assert order == ["endpoint", "registrar", "decider:test", "worker:test", "worker:test"]
+
+    run = d.start_workflow(input={"activity": "Echo", "input": {"hi": 1}, "count": 2})
+    assert d.wait_closed(run)["closeStatus"] == "COMPLETED"
+
+    children = d.children()
+    d.signal(signal.SIGTERM)
+    assert d.wait(60) == 0
+    assert d.notified("STOPPING=1")
+    assert not d.pidfile.exists()
+    wait_for(lambda: not any(pid_alive(p) for p in children), 10, message="children gone")
+    text = d.text()
+    (endpoint,) = d.children("endpoint")
+    assert text.index("every pool child has exited") < text.index(f"endpoint pid {endpoint} exited")
+
+
+def test_bad_value_exits_2_naming_the_key(daemon):
+    d = daemon(POOLS.replace("processes = 2", "processes = many"))
+    done = subprocess.run([sys.executable, "-m", "swfd.cli", "--config", str(d.config)],
+                          env=d.env, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2
+    assert "processes" in done.stderr and "many" in done.stderr and "worker:test" in done.stderr
+    assert not d.pidfile.exists()
+
+
+def test_missing_plugin_exits_2_naming_it(daemon):
+    d = daemon(POOLS, plugins="no_such_plugin")
+    done = subprocess.run([sys.executable, "-m", "swfd.cli", "--config", str(d.config)],
+                          env=d.env, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2
+    assert "no_such_plugin" in done.stderr
+    assert "spawned" not in done.stderr
+
+
+def test_graceful_timeout_too_short_for_polls_exits_2(daemon):
+    d = daemon(POOLS, poll_timeout=5, graceful_timeout=6)
+    done = subprocess.run([sys.executable, "-m", "swfd.cli", "--config", str(d.config)],
+                          env=d.env, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2
+    assert "graceful_timeout" in done.stderr
