@@ -1,0 +1,100 @@
+"""Process death: a killed worker is respawned; a killed master's children stop
+polling and exit; a plugin whose worker init crashes is respawned with backoff."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import time
+from datetime import datetime
+
+import pytest
+from test_daemon_support import Daemon, attrs, pid_alive
+
+from swfd.testing import wait_for
+
+
+@pytest.fixture
+def daemon(tmp_path):
+    started: list[Daemon] = []
+
+    def make(*args, **kwargs) -> Daemon:
+        d = Daemon(tmp_path, *args, **kwargs)
+        started.append(d)
+        return d
+
+    yield make
+    for d in started:
+        d.close()
+
+
+POOLS = "[decider:test]\ntask_list = test\n\n[worker:test]\ntask_list = test\n"
+
+
+def test_killed_worker_is_respawned_and_its_workflow_finishes_on_the_timeout(daemon):
+    d = daemon(POOLS).start().wait_ready()
+    run = d.start_workflow(input={"activity": "Sleep", "input": {"seconds": 120},
+                                  "heartbeat_timeout": "3"})
+    started = wait_for(lambda: [e for e in d.history(run)
+                                if e["eventType"] == "ActivityTaskStarted"], 30,
+                       message="the activity started")
+    victim = int(attrs(started[0])["identity"].split(":")[1])
+    assert victim in d.children("worker:test")
+    os.kill(victim, signal.SIGKILL)
+    wait_for(lambda: len(d.children("worker:test")) == 2, 30, message="a new worker")
+    assert f"worker:test pid {victim} exited unexpectedly (killed by SIGKILL)" in d.text()
+    info = d.wait_closed(run, 60)
+    assert info["closeStatus"] == "FAILED"
+    timed_out = [attrs(e) for e in d.history(run) if e["eventType"] == "ActivityTaskTimedOut"]
+    assert [t["timeoutType"] for t in timed_out] == ["HEARTBEAT"]
+    d.signal(signal.SIGTERM)
+    assert d.wait(60) == 0
+
+
+def test_killed_master_children_stop_polling_and_exit(daemon, local_endpoint, swf_client):
+    # An endpoint outside the daemon, so it outlives the master and shows who polls.
+    d = daemon(POOLS.replace("task_list = test\n\n", "task_list = test\nprocesses = 2\n\n"),
+               endpoint_url=local_endpoint.url, graceful_timeout=75).start().wait_ready()
+    wait_for(lambda: len(d.ready_children("worker:test")) == 1
+             and len(d.ready_children("decider:test")) == 2, 30, message="children polling")
+    children = d.children()
+    os.kill(d.proc.pid, signal.SIGKILL)
+    d.wait(10)
+    start = time.monotonic()
+    # Polls last 1 s here; a child notices its master's death within a second.
+    wait_for(lambda: not any(pid_alive(p) for p in children), 10, message="children gone")
+    assert time.monotonic() - start < 5
+    run = d.start_workflow(input={"activity": "Echo"})
+    deadline = time.monotonic() + 3  # three poll timeouts: any poller would have taken it
+    while time.monotonic() < deadline:
+        assert d.event_types(run) == ["WorkflowExecutionStarted", "DecisionTaskScheduled"]
+        time.sleep(0.2)
+
+
+def _spawn_times(text: str, group: str) -> list[float]:
+    stamps = re.findall(rf"^(\S+ \S+) INFO \[master \d+\] swfd.master: spawned {group} pid",
+                        text, re.M)
+    return [datetime.strptime(s, "%Y-%m-%d %H:%M:%S,%f").timestamp() for s in stamps]
+
+
+def test_crashing_worker_init_is_respawned_with_backoff_not_in_a_hot_loop(daemon):
+    d = daemon("[worker:test]\ntask_list = test\n",
+               plugins="testplugin, testplugin-badinit").start()
+    wait_for(lambda: len(_spawn_times(d.text(), "worker:test")) >= 4, 30,
+             message="four spawns")
+    first = _spawn_times(d.text(), "worker:test")[0]
+    wait_for(lambda: time.time() - first > 6, 10, message="a 6 s window")
+    times = [t - first for t in _spawn_times(d.text(), "worker:test")]
+    # 0.5 s doubling with +-25 % jitter, plus each child's short life: spawns near
+    # 0, 0.5, 1.5, 3.5 (and 7.5) s. A hot loop would make hundreds.
+    assert times[3] >= 2.6, times
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    assert gaps[2] > gaps[0], gaps
+    assert len([t for t in times if t <= 6]) <= 5, times
+    text = d.text()
+    assert "init of worker pool test fails on purpose" in text
+    assert "exited unexpectedly (exit code 1)" in text and "respawning in" in text
+    assert d.proc.poll() is None
+    d.signal(signal.SIGTERM)
+    assert d.wait(30) == 0
