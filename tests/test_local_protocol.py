@@ -266,3 +266,51 @@ def test_port_in_use_raises_and_closes_engine(fake):
     with pytest.raises(OSError):
         LocalEndpoint(port=endpoint.port, engine=engine).start()
     assert engine.closed.is_set()
+
+
+def _raw_exchange(endpoint, data: bytes) -> bytes:
+    """Send raw bytes, read until the server closes (bounded by a socket timeout)."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", endpoint.port), timeout=5) as sock:
+        sock.sendall(data)
+        chunks = []
+        for _ in range(100):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_http_1_0_and_connection_close_end_the_connection(fake):
+    engine, endpoint = fake
+    body = b'{"registrationStatus":"REGISTERED"}'
+    for version, extra in (("HTTP/1.0", ""), ("HTTP/1.1", "Connection: close\r\n")):
+        request = (
+            f"POST / {version}\r\nX-Amz-Target: {TARGET}ListDomains\r\n{extra}"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode() + body
+        answer = _raw_exchange(endpoint, request)  # returns only because the server closed
+        assert answer.startswith(b"HTTP/1.1 200 ")
+        assert b"Connection: close" in answer
+    assert len(engine.calls) == 2
+
+
+def test_bad_header_line_is_a_400(fake):
+    engine, endpoint = fake
+    answer = _raw_exchange(endpoint, b"POST / HTTP/1.1\r\nno colon here\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 400 ")
+    answer = _raw_exchange(endpoint, b"GARBAGE\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 400 ")
+    assert b"#SerializationException" in answer and b"GARBAGE" in answer
+    assert engine.calls == []
+
+
+def test_missing_content_length_is_refused(fake):
+    engine, endpoint = fake
+    answer = _raw_exchange(
+        endpoint, f"POST / HTTP/1.1\r\nX-Amz-Target: {TARGET}ListDomains\r\n\r\n".encode()
+    )
+    assert answer.startswith(b"HTTP/1.1 400 ") and b"Content-Length" in answer
+    assert engine.calls == []
