@@ -74,7 +74,7 @@ def test_killed_master_children_stop_polling_and_exit(daemon, local_endpoint, sw
 
 def _spawn_times(text: str, group: str) -> list[float]:
     stamps = re.findall(rf"^(\S+ \S+) INFO \[master \d+\] swfd.master: spawned {group} pid",
-                        text, re.M)
+                        text, re.MULTILINE)
     return [datetime.strptime(s, "%Y-%m-%d %H:%M:%S,%f").timestamp() for s in stamps]
 
 
