@@ -224,3 +224,23 @@ def test_malformed_batch_is_rejected_whole(engine):
     assert len(history(engine, run_id)) == 3
     decide(engine, task["taskToken"], schedule())
     assert types(history(engine, run_id))[-1] == "ActivityTaskScheduled"
+
+
+def test_start_at_previous_started_event_and_reverse_order(engine):
+    start(engine)
+    decide(engine, poll_decision(engine)["taskToken"])
+    engine.call("SignalWorkflowExecution", {"domain": "d", "workflowId": "w1", "signalName": "s"})
+    task = poll_decision(engine, startAtPreviousStartedEvent=True)
+    assert task["previousStartedEventId"] == 3
+    # SWF's rule: every event whose timestamp is >= that of the previous DecisionTaskStarted.
+    full = history(engine, task["workflowExecution"]["runId"])
+    since = full[2]["eventTimestamp"]
+    assert task["events"] == [e for e in full if e["eventTimestamp"] >= since]
+    assert task["events"][-1]["eventId"] == 7
+    decide(engine, task["taskToken"])
+    engine.call("SignalWorkflowExecution", {"domain": "d", "workflowId": "w1", "signalName": "t"})
+    task = poll_decision(engine, reverseOrder=True, maximumPageSize=2)
+    assert [e["eventId"] for e in task["events"]] == [11, 10]
+    more = poll_decision(engine, reverseOrder=True, maximumPageSize=2,
+                         nextPageToken=task["nextPageToken"])
+    assert [e["eventId"] for e in more["events"]] == [9, 8]
