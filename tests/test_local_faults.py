@@ -272,3 +272,13 @@ def test_open_activities_and_timers_limits(swf_client, domain):
     )
     failed = find(history(swf_client, domain, execution), "StartTimerFailed")
     assert len(failed) == 1 and attributes(failed[0])["cause"] == "OPEN_TIMERS_LIMIT_EXCEEDED"
+
+
+def test_close_decision_without_attributes_member(swf_client, domain):
+    # Complete/Fail/Cancel/ContinueAsNew have only optional attributes: SWF accepts the
+    # decision without its attributes member (some frameworks send exactly that).
+    _types(swf_client, domain)
+    execution = start(swf_client, domain, "W")
+    task = poll_decision(swf_client, domain, "decide")
+    respond(swf_client, task, [{"decisionType": "CompleteWorkflowExecution"}])
+    assert is_closed(swf_client, domain, execution) == "COMPLETED"

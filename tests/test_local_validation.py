@@ -207,6 +207,19 @@ def test_decision_attributes_must_match_type():
     )
 
 
+def test_decisions_with_only_optional_attributes_may_omit_them():
+    for kind in (
+        "CompleteWorkflowExecution",
+        "FailWorkflowExecution",
+        "CancelWorkflowExecution",
+        "ContinueAsNewWorkflowExecution",
+    ):
+        validate("RespondDecisionTaskCompleted", respond({"decisionType": kind}))
+    for kind in ("ScheduleActivityTask", "RecordMarker", "StartChildWorkflowExecution"):
+        message = fault("RespondDecisionTaskCompleted", respond({"decisionType": kind})).message
+        assert f"must not be null for decisionType {kind}" in message
+
+
 def test_nested_decision_attributes_checked():
     message = fault(
         "RespondDecisionTaskCompleted",

@@ -17,8 +17,9 @@ What is checked, and why it is checked here rather than in the engine:
   - durations are a whole number of seconds, or ``NONE`` where the reference
     allows an unlimited duration; execution start-to-close timeouts at most one
     year; retention 0-90 days or ``NONE``; task priorities a 32-bit integer;
-  - each decision carries the attributes member matching its ``decisionType``,
-    and a close decision is the last of its batch ("Close must be last
+  - each decision carries the attributes member matching its ``decisionType``
+    when that structure has required members (Complete, Fail, Cancel and
+    ContinueAsNew may omit it, as SWF accepts), and a close decision is the last of its batch ("Close must be last
     decision in list", as SWF answers).
 * Unknown members are ignored, as AWS JSON services do (forward compatibility);
   JSON ``null`` counts as absent. A member of the wrong JSON type is a
@@ -223,20 +224,28 @@ class _Compiler:
         for name, member_shape in shape.members.items():
             members.append((name, name in required, self.shape(member_shape, shape.name, name)))
         if shape.name == "Decision":
-            validate = self._decision(validate)
+            validate = self._decision(validate, shape)
         elif shape.name == "RespondDecisionTaskCompletedInput":
             validate = self._batch(validate)
         self._structures[shape.name] = validate
         return validate
 
-    def _decision(self, base: Validator) -> Validator:
+    def _decision(self, base: Validator, shape) -> Validator:
+        # Decision types whose attributes have required members must carry them; the others
+        # (Complete, Fail, Cancel, ContinueAsNew) may leave the member out, as SWF accepts.
+        needs_attributes = {
+            name: bool(member.required_members)
+            for name, member in shape.members.items()
+            if name.endswith("DecisionAttributes")
+        }
+
         def validate(value: Any, path: str, errors: list) -> None:
             before = len(errors)
             base(value, path, errors)
             kind = value.get("decisionType")
             if len(errors) == before and isinstance(kind, str):
                 attributes = kind[0].lower() + kind[1:] + "DecisionAttributes"
-                if value.get(attributes) is None:
+                if needs_attributes.get(attributes) and value.get(attributes) is None:
                     _fail(
                         errors,
                         f"{path}.{attributes}",
