@@ -152,3 +152,22 @@ def test_memory_database_needs_no_lock():
     b.close()
     with pytest.raises(SWFFault):
         a.call("ListDomains", {"registrationStatus": "REGISTERED"})
+
+
+def test_close_wakes_waiting_polls_with_an_empty_answer():
+    import threading
+
+    engine = make_engine(poll_timeout=30.0)
+    answers = []
+    threads = [threading.Thread(target=lambda: answers.append(poll_decision(engine)))
+               for _ in range(3)]
+    for t in threads:
+        t.start()
+    wait_for(lambda: len(engine.queues.get("D", "d", "tl").cond._waiters) == 3, timeout=5,
+             interval=0.01, message="3 polls waiting")
+    t0 = time.monotonic()
+    engine.close()
+    for t in threads:
+        t.join(5)
+    assert time.monotonic() - t0 < 2
+    assert [a["taskToken"] for a in answers] == ["", "", ""]
