@@ -150,7 +150,7 @@ class Daemon:
         from this process, so the histories it left can be read."""
         from swfd.local.server import LocalEndpoint
 
-        assert self.proc.poll() is not None, "the daemon still runs"
+        assert self.proc is None or self.proc.poll() is not None, "the daemon still runs"
         self._reopened = LocalEndpoint(port=0, database=str(self.database),
                                        poll_timeout=1.0).start()
         self._client = boto3_client(self._reopened.url)
