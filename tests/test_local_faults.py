@@ -23,6 +23,7 @@ from test_local_support import (  # noqa: F401 (no_internal_failures is autouse)
     respond,
     schedule_activity,
     start,
+    unique,
 )
 
 WTYPE = {"name": "W", "version": "1.0"}
@@ -125,6 +126,16 @@ def test_too_many_tags_fault(swf_client, domain):
         swf_client.tag_resource(resourceArn=arn, tags=[{"key": "one-more"}])
     swf_client.untag_resource(resourceArn=arn, tagKeys=["k0"])
     swf_client.tag_resource(resourceArn=arn, tags=[{"key": "one-more", "value": "v"}])
+
+
+def test_limit_exceeded_fault_for_domains(swf_client):
+    # SWF's quota: 100 registered domains per account and region.
+    names = [unique("quota") for _ in range(100)]
+    registered = len(swf_client.list_domains(registrationStatus="REGISTERED")["domainInfos"])
+    for name in names[: 100 - registered]:
+        swf_client.register_domain(name=name, workflowExecutionRetentionPeriodInDays="1")
+    with pytest.raises(swf_client.exceptions.LimitExceededFault):
+        swf_client.register_domain(name=unique("over"), workflowExecutionRetentionPeriodInDays="1")
 
 
 def test_validation_exception_from_server(swf_client, domain):
