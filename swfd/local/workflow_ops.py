@@ -286,10 +286,15 @@ class WorkflowOps:
     def fire(self, kind: str, ex: Execution, ref: object) -> None:
         """A clock came due (called by the timer thread inside a transaction)."""
         if kind == "execution":
-            if ex.deadline() is not None and now() >= ex.deadline() - 0.001:
-                self.close_execution(ex, "WorkflowExecutionTimedOut", {
-                    "timeoutType": "START_TO_CLOSE", "childPolicy": ex.child_policy,
-                }, "TIMED_OUT")
+            deadline = ex.deadline()
+            if deadline is None:
+                return
+            if now() < deadline - 0.001:  # early (clock step): wait for the real deadline
+                self.timers.add(deadline, "execution", ex.run_id)
+                return
+            self.close_execution(ex, "WorkflowExecutionTimedOut", {
+                "timeoutType": "START_TO_CLOSE", "childPolicy": ex.child_policy,
+            }, "TIMED_OUT")
         elif kind == "timer":
             timer_id, started_id = ref
             timer = ex.timers.get(timer_id)
