@@ -50,6 +50,7 @@ MAX_DETAILS = 32768
 MAX_RESULT = 32768
 MAX_HEARTBEAT_DETAILS = 2048
 RESPOND_DEADLINE = 300.0  # seconds a response is retried before it is given up (and logged)
+ABANDON_DEADLINE = 10.0  # a stopping process retries its last answer only briefly
 SUPERVISOR_TICK = 0.1
 
 
@@ -256,13 +257,15 @@ class ActivityWorker:
         encoded = codecs.encode_field(definition.codec, details, "cancel details")
         return None if encoded is None else truncate(encoded, MAX_DETAILS)
 
-    def respond_failed(self, task: ActivityTask, reason: str, details: str | None) -> None:
+    def respond_failed(self, task: ActivityTask, reason: str, details: str | None,
+                       retry_for: float = RESPOND_DEADLINE) -> None:
         params: dict[str, Any] = {"reason": truncate(reason, MAX_REASON)}
         if details:
             params["details"] = truncate(details, MAX_DETAILS, keep="tail")
-        self.respond(task, "RespondActivityTaskFailed", "failed", **params)
+        self.respond(task, "RespondActivityTaskFailed", "failed", retry_for=retry_for, **params)
 
-    def respond(self, task: ActivityTask, operation: str, outcome: str, **params: Any) -> bool:
+    def respond(self, task: ActivityTask, operation: str, outcome: str,
+                retry_for: float = RESPOND_DEADLINE, **params: Any) -> bool:
         """Send the answer; log (never raise) when SWF no longer wants it."""
         extra = task.log_context
         if task.gone:
@@ -270,7 +273,7 @@ class ActivityWorker:
                         "(timed out or canceled)", outcome, extra=extra)
             return False
         try:
-            call(self.client, operation, deadline=time.monotonic() + RESPOND_DEADLINE,
+            call(self.client, operation, deadline=time.monotonic() + retry_for,
                  taskToken=task.task_token, **params)
         except Exception as exc:  # noqa: BLE001 - logged with context; the loop goes on
             if error_code(exc) == "UnknownResourceFault":
@@ -298,9 +301,10 @@ class TaskSupervisor(threading.Thread):
         self._stopped = threading.Event()
 
     def stop(self) -> None:
+        """Stop after the current heartbeat; bounded, as claim() settles any race anyway."""
         self._stopped.set()
         if self.is_alive() and threading.current_thread() is not self:
-            self.join()
+            self.join(timeout=10)
 
     def run(self) -> None:
         started = time.monotonic()
@@ -357,7 +361,7 @@ class TaskSupervisor(threading.Thread):
         """Answer failed for the handler still running, then end the process."""
         if self.task.claim():
             log.warning("failing the task in hand: %s", reason, extra=self.task.log_context)
-            self.worker.respond_failed(self.task, reason, details)
+            self.worker.respond_failed(self.task, reason, details, retry_for=ABANDON_DEADLINE)
         logging.shutdown()
         os._exit(exit_code)
 

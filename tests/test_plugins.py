@@ -183,3 +183,17 @@ def test_internal_test_plugin_loads_by_entry_point_name(monkeypatch):
     registry = plugins.load_plugins(["testplugin"])
     assert ("Flaky", "1") in registry.workflows
     assert registry.pm.get_plugin("testplugin").__name__ == "swfd_testplugin"
+
+
+def test_every_hookspec_says_when_it_is_called_and_what_its_return_means():
+    import inspect
+
+    from swfd import hookspecs
+
+    specs = [f for name, f in inspect.getmembers(hookspecs, inspect.isfunction)
+             if name.startswith("swfd_")]
+    assert {f.__name__ for f in specs} >= {"swfd_activities", "swfd_workflows",
+                                           "swfd_worker_init", "swfd_configure"}
+    for spec in specs:
+        doc = inspect.getdoc(spec) or ""
+        assert "Called" in doc and ("Return" in doc or "return value" in doc), spec.__name__

@@ -19,6 +19,7 @@ sys.path.insert(0, TESTPLUGINS)
 
 import swfd_harness as h
 
+import swfd
 from swfd.plugins import load_plugins
 from swfd.testing import wait_for
 
@@ -246,3 +247,22 @@ def test_heartbeat_errors_are_retried_and_the_task_survives_an_endpoint_restart(
         worker.lifecycle.drain("test over"), decider.lifecycle.drain("test over")
         worker.stop(60), decider.stop(60)
         endpoint.stop()
+
+
+def test_long_reason_and_traceback_are_truncated_to_swf_limits(loops, swf_client, domain):
+    loops("worker"), loops("decider")
+    run = run_activity(swf_client, domain, {"activity": "Raise",
+                                                 "input": {"message": "m", "repeat": 40000}})
+    attrs = h.attrs(failed_event(h.wait_closed(swf_client, domain, run)))
+    assert len(attrs["reason"]) == 256 and attrs["reason"].endswith("...[truncated]")
+    assert attrs["reason"].startswith("ValueError: mmm")
+    assert len(attrs["details"]) == 32768 and attrs["details"].startswith("...[truncated]")
+    assert attrs["details"].rstrip().endswith("m")  # the tail (the error line) is kept
+
+
+def test_heartbeat_interval_is_the_pool_setting_or_a_third_of_the_declared_timeout():
+    from swfd.worker import heartbeat_interval
+
+    assert heartbeat_interval(30, swfd.activity("A", "1", heartbeat_timeout=600)(print)) == 30
+    assert heartbeat_interval(30, swfd.activity("A", "1", heartbeat_timeout=6)(print)) == 2
+    assert heartbeat_interval(30, swfd.activity("A", "1", heartbeat_timeout=None)(print)) == 30

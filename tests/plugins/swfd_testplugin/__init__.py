@@ -36,8 +36,8 @@ def raw_echo(task):
 
 @swfd.activity("Raise", VERSION, task_list=TASK_LIST)
 def raise_(task):
-    """Raise ValueError with the input's ``message``."""
-    raise ValueError(_arg(task, "message", "boom"))
+    """Raise ValueError with the input's ``message`` (``repeat`` times over)."""
+    raise ValueError(_arg(task, "message", "boom") * int(_arg(task, "repeat", 1)))
 
 
 @swfd.activity("Sleep", VERSION, task_list=TASK_LIST, heartbeat_timeout=10)
