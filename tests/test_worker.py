@@ -266,3 +266,36 @@ def test_heartbeat_interval_is_the_pool_setting_or_a_third_of_the_declared_timeo
     assert heartbeat_interval(30, swfd.activity("A", "1", heartbeat_timeout=600)(print)) == 30
     assert heartbeat_interval(30, swfd.activity("A", "1", heartbeat_timeout=6)(print)) == 2
     assert heartbeat_interval(30, swfd.activity("A", "1", heartbeat_timeout=None)(print)) == 30
+
+
+def test_a_task_returned_by_a_poll_outstanding_at_drain_is_still_processed(
+        env, local_endpoint, swf_client, domain):
+    """Drain while the poll is on its way: the task it returns is run and answered, then exit."""
+    from conftest import make_boto3_client
+
+    settings, registry = env
+    client = make_boto3_client(local_endpoint.url)
+    worker = h.LoopThread("worker", settings, h.pool_of(settings, "worker"), registry,
+                          client=client)
+    polls = []
+    run: dict = {}
+
+    def drain_then_schedule(request, **kwargs):
+        polls.append(1)
+        if len(polls) > 1:
+            return
+        worker.lifecycle.drain("SIGTERM")  # the poll below is already under way
+        run.update(run_activity(swf_client, domain, {"activity": "Echo", "input": "late"}))
+        decision = swf_client.poll_for_decision_task(domain=domain, taskList={"name": "test"})
+        swf_client.respond_decision_task_completed(taskToken=decision["taskToken"], decisions=[{
+            "decisionType": "ScheduleActivityTask",
+            "scheduleActivityTaskDecisionAttributes": {
+                "activityId": "late", "activityType": {"name": "Echo", "version": "1"},
+                "input": '"late"'}}])
+
+    client.meta.events.register("before-send.swf.PollForActivityTask", drain_then_schedule)
+    worker.start()
+    worker.join(30)
+    assert worker.exit_code == 0 and len(polls) == 1
+    done = h.wait_for_event(swf_client, domain, run, "ActivityTaskCompleted")
+    assert h.attrs(done)["result"] == '"late"'
