@@ -285,8 +285,14 @@ def test_taken_port_is_refused(tmp_path, endpoints):
     assert str(port) in message and "already in use" in message
 
 
-def test_sigterm_stops_cleanly(tmp_path, endpoints):
-    endpoint = endpoints(str(tmp_path / "swf.sqlite3"), free_port()).ready()
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_signals_stop_cleanly_and_state_persists(tmp_path, endpoints, signum):
+    database = str(tmp_path / "swf.sqlite3")
+    endpoint = endpoints(database, free_port()).ready()
     client = make_boto3_client(endpoint.url)
     client.register_domain(name="d", workflowExecutionRetentionPeriodInDays="1")
+    endpoint.process.send_signal(signum)
+    assert endpoint.process.wait(10) == 0
     assert endpoint.stop() == 0
+    again = endpoints(database, free_port()).ready()
+    assert make_boto3_client(again.url).describe_domain(name="d")["domainInfo"]["name"] == "d"

@@ -314,3 +314,15 @@ def test_missing_content_length_is_refused(fake):
     )
     assert answer.startswith(b"HTTP/1.1 400 ") and b"Content-Length" in answer
     assert engine.calls == []
+
+
+def test_main_local_rejects_bad_arguments(capsys):
+    from swfd.local.server import main_local
+
+    assert main_local(["--poll-timeout", "0"]) == 2
+    assert "--poll-timeout must be > 0" in capsys.readouterr().err
+    assert main_local(["--port", "70000"]) == 2
+    assert "--port must be 0-65535" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as caught:
+        main_local(["--bogus"])
+    assert caught.value.code == 2
