@@ -439,7 +439,14 @@ class Arbiter:
             self.spawn(group, now)
 
     def spawn(self, group: Group, now: float) -> None:
-        pid = fork_child(group.spec.target, group.spec.name, self.SIGNALS, self.pipe)
+        try:
+            pid = fork_child(group.spec.target, group.spec.name, self.SIGNALS, self.pipe)
+        except OSError as exc:  # EAGAIN/ENOMEM: back off like a crash, never spin
+            delay = group.health.record_exit(now, 0.0, f"fork failed: {exc}", recycle=False)
+            log.error("cannot fork %s: %s; retrying in %.1fs", group.spec.name, exc, delay)
+            if group.health.failed and group.spec.name in self.pool_names:
+                log.error("pool %s failed: %s", group.spec.name, group.health.failed_reason)
+            return
         self.children[pid] = Child(pid, group.spec.name, now)
         group.pids.add(pid)
         log.info("spawned %s pid %d", group.spec.name, pid)

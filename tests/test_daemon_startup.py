@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -55,6 +56,7 @@ def test_startup_pidfile_ready_status_workflow_and_stop(daemon):
     assert not d.pidfile.exists()
     wait_for(lambda: not any(pid_alive(p) for p in children), 10, message="children gone")
     text = d.text()
+    assert "while the master runs threads" not in text
     (endpoint,) = d.children("endpoint")
     assert text.index("every pool child has exited") < text.index(f"endpoint pid {endpoint} exited")
 
@@ -83,3 +85,26 @@ def test_graceful_timeout_too_short_for_polls_exits_2(daemon):
                           env=d.env, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 2
     assert "graceful_timeout" in done.stderr
+
+
+def test_json_logs_carry_pid_pool_and_task_context_but_no_payload(daemon):
+    d = daemon(POOLS, log_format="json").start().wait_ready()
+    secret = "s3cr3t-payload"
+    run = d.start_workflow(input={"activity": "Echo", "input": {"x": secret}})
+    assert d.wait_closed(run)["closeStatus"] == "COMPLETED"
+    d.signal(signal.SIGTERM)
+    assert d.wait(60) == 0
+    records = [json.loads(line) for line in d.text().splitlines()]  # every line is JSON
+    assert secret not in d.text()
+    for r in records:
+        assert {"timestamp", "level", "logger", "message", "pid", "pool"} <= set(r), r
+    pools = {r["pool"] for r in records}
+    assert {None, "registrar", "decider:test", "worker:test"} <= pools
+    worker_task_lines = [r for r in records if r["pool"] == "worker:test" and "activityId" in r]
+    assert worker_task_lines
+    for r in worker_task_lines:
+        assert (r["workflowId"], r["runId"]) == (run["workflowId"], run["runId"])
+    decider_task_lines = [r for r in records
+                          if r["pool"] == "decider:test" and "decisionStartedEventId" in r]
+    assert decider_task_lines
+    assert all(r["runId"] == run["runId"] for r in decider_task_lines)

@@ -58,6 +58,7 @@ class Daemon:
         endpoint_url: str | None = None,
         extra: str = "",
         env: dict[str, str] | None = None,
+        log_format: str = "text",
     ) -> None:
         self.dir = tmp_path
         self.domain = f"d-{uuid.uuid4().hex[:10]}"
@@ -73,7 +74,7 @@ class Daemon:
             f"endpoint_url = {'embedded' if embedded else endpoint_url}\n"
             "identity = {hostname}:{pid}:{pool}\n"
             f"plugins = {plugins}\ngraceful_timeout = {graceful_timeout}\n"
-            "pidfile = run/swfd.pid\nlog_format = text\nlog_level = INFO\n"
+            f"pidfile = run/swfd.pid\nlog_format = {log_format}\nlog_level = INFO\n"
             f"{'' if embedded else 'register = yes'}\n{extra}\n"
             + (f"[embedded]\nhost = 127.0.0.1\nport = {self.port}\n"
                f"database = state/local.sqlite3\npoll_timeout = {poll_timeout}\n\n"
