@@ -191,6 +191,9 @@ class DecisionWorker:
             return None
         events = list(response.get("events", []))
         token = response.get("nextPageToken")
+        kind = response["workflowType"]
+        if self.registry.workflow(kind["name"], kind["version"]) is None:
+            token = None  # not answered anyway (see handle): spare the other pages
         for _ in range(100_000):  # SWF caps a history at 25,000 events
             if not token:
                 break

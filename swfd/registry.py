@@ -100,6 +100,14 @@ def _common(func: Any, name: Any, version: Any, task_list: Any, codec: Any,
     return where
 
 
+def _copy_identity(definition: Any) -> None:
+    """Let tools (pytest, docs, debuggers) see the handler through its definition."""
+    for name in ("__module__", "__name__", "__qualname__", "__doc__"):
+        if hasattr(definition.func, name):
+            object.__setattr__(definition, name, getattr(definition.func, name))
+    object.__setattr__(definition, "__wrapped__", definition.func)
+
+
 def seconds_or_none(duration: str) -> float | None:
     """SWF duration string to seconds; ``None`` for "NONE"."""
     return None if duration == "NONE" else float(duration)
@@ -130,6 +138,9 @@ class ActivityDef:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.func(*args, **kwargs)
 
+    def __post_init__(self) -> None:
+        _copy_identity(self)
+
     def __repr__(self) -> str:
         return f"<ActivityDef {self.name} {self.version} ({_where(self.func)})>"
 
@@ -157,6 +168,9 @@ class WorkflowDef:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.func(*args, **kwargs)
+
+    def __post_init__(self) -> None:
+        _copy_identity(self)
 
     def __repr__(self) -> str:
         return f"<WorkflowDef {self.name} {self.version} ({_where(self.func)})>"

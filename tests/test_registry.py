@@ -24,6 +24,7 @@ def test_activity_decorator_returns_callable_definition_with_swf_defaults():
     assert hello.schedule_to_start_timeout == "300"
     assert hello.schedule_to_close_timeout == "3900"
     assert hello.task_priority is None
+    assert (hello.__name__, hello.__wrapped__) == ("hello", hello.func)
 
 
 def test_workflow_decorator_carries_seed_defaults():
