@@ -54,6 +54,8 @@ _TIMER_EVENTS = frozenset(
 _MARKER_EVENTS = frozenset({"MarkerRecorded", "RecordMarkerFailed"})
 # Decision attributes that carry payloads a json-codec workflow may give as Python values.
 _PAYLOAD_FIELDS = ("input", "result", "details")
+# Errors meaning "these decisions are wrong" (from SWF, or botocore's own parameter check).
+_REFUSED_DECISIONS = frozenset({"ValidationException", "ValidationError", "ParamValidationError"})
 
 
 def _attrs(event: dict[str, Any]) -> dict[str, Any]:
@@ -224,7 +226,7 @@ class DecisionWorker:
                  deadline=time.monotonic() + RESPOND_DEADLINE,
                  taskToken=task.task_token, decisions=decisions)
         except Exception as exc:  # noqa: BLE001 - logged; a refused batch is a decision error
-            if error_code(exc) in ("ValidationException", "ValidationError"):
+            if error_code(exc) in _REFUSED_DECISIONS:
                 self.answer_error(task, exc, f"SWF refused the decisions: {exc}")
             else:
                 log.error("RespondDecisionTaskCompleted failed (%s: %s); the decision task "

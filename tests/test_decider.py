@@ -225,3 +225,37 @@ def test_a_good_decision_cancels_a_pending_retry_timer():
         {"decisionType": "CompleteWorkflowExecution",
          "completeWorkflowExecutionDecisionAttributes": {"result": "done"}},
     ]
+
+
+@pytest.mark.parametrize(
+    "bad_decisions",
+    [
+        [{"decisionType": "CompleteWorkflowExecution"},  # a close decision that is not last
+         {"decisionType": "StartTimer",
+          "startTimerDecisionAttributes": {"timerId": "t", "startToFireTimeout": "5"}}],
+        [{"decisionType": "StartTimer", "startTimerDecisionAttributes": {"timerId": 7}}],
+    ],
+    ids=["refused-by-swf", "refused-by-botocore"],
+)
+def test_decisions_swf_refuses_are_a_decision_error_not_a_stall(env, swf_client, domain,
+                                                                 bad_decisions):
+    settings, _ = env
+
+    @swfd.workflow("BadBatch", "1", task_list="test")
+    def bad_batch(task):
+        return [dict(d) for d in bad_decisions]
+
+    registry = Registry.from_defs([bad_batch])
+    h.register_types(swf_client, domain, registry)
+    pool = dataclasses.replace(h.pool_of(settings, "decider"), decider_max_attempts=1)
+    thread = h.LoopThread("decider", settings, pool, registry)
+    thread.start()
+    try:
+        run = h.start(swf_client, domain, "BadBatch")
+        events = h.wait_closed(swf_client, domain, run)
+    finally:
+        thread.stop()
+    assert events[-1]["eventType"] == "WorkflowExecutionFailed"
+    assert h.attrs(events[-1])["reason"].startswith("swfd: decision logic failed 1 times:")
+    marker = next(e for e in events if e["eventType"] == "MarkerRecorded")
+    assert "SWF refused the decisions" in json.loads(h.attrs(marker)["details"])["traceback"]
