@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -172,3 +173,20 @@ def test_an_activity_failing_every_attempt_fails_the_workflow_with_its_reason(
         "HelloWorld saying_hi failed 3 times: RuntimeError: no greeting today"
     )
     assert h.types(events).count("ActivityTaskFailed") == 3
+
+
+def test_plugin_uses_only_the_public_api():
+    """The tutorial is the example plugin: nothing a third-party plugin could not use."""
+    import ast
+
+    import swfd_tutorial
+
+    tree = ast.parse(Path(swfd_tutorial.__file__).read_text())
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                for alias in node.names}
+    from_swfd = [node.module for node in ast.walk(tree)
+                 if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("swfd")]
+    used = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name) and node.value.id == "swfd"}
+    assert "swfd" in imported and not from_swfd
+    assert used and used <= set(swfd.__all__)
