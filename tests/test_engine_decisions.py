@@ -193,3 +193,38 @@ def test_stale_and_garbage_tokens(engine):
     with pytest.raises(SWFFault) as err:
         decide(engine, "garbage!")
     assert err.value.code == "ValidationException"
+
+
+def test_a_batch_crossing_the_event_quota_stops_at_it(engine, monkeypatch):
+    import swfd.local.engine as engine_module
+
+    monkeypatch.setattr(engine_module, "MAX_EVENTS", 12)
+    run_id = start(engine)
+    decide(engine, poll_decision(engine)["taskToken"],
+           *[decision("RecordMarker", markerName=f"m{i}") for i in range(20)],
+           decision("StartChildWorkflowExecution", workflowType={"name": "W", "version": "1"},
+                    workflowId="never"))
+    events = history(engine, run_id)
+    assert len(events) == 12
+    assert attrs(events[-1])["cause"] == "EVENT_LIMIT_EXCEEDED"
+    assert describe(engine, run_id)["executionInfo"]["closeStatus"] == "TERMINATED"
+    with pytest.raises(SWFFault):
+        engine.call("DescribeWorkflowExecution",
+                    {"domain": "d", "execution": {"workflowId": "never", "runId": "x"}})
+
+
+def test_quota_reached_by_a_poll_or_a_continue_as_new(engine, monkeypatch):
+    import swfd.local.engine as engine_module
+
+    monkeypatch.setattr(engine_module, "MAX_EVENTS", 6)
+    run_id = start(engine)
+    decide(engine, poll_decision(engine)["taskToken"], schedule())  # events 3..5
+    assert poll_activity(engine)["taskToken"] == ""  # ActivityTaskStarted would be the 6th
+    assert attrs(history(engine, run_id)[-1])["cause"] == "EVENT_LIMIT_EXCEEDED"
+    run_id = start(engine, "w2")
+    task = next(t for t in (poll_decision(engine), poll_decision(engine)) if t["taskToken"])
+    engine.call("SignalWorkflowExecution", {"domain": "d", "workflowId": "w2", "signalName": "s"})
+    decide(engine, task["taskToken"], decision("ContinueAsNewWorkflowExecution"))
+    events = history(engine, run_id, "w2")
+    assert len(events) == 6 and events[-1]["eventType"] == "WorkflowExecutionTerminated"
+    assert describe(engine, run_id, "w2")["executionInfo"]["closeStatus"] == "TERMINATED"

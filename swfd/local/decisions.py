@@ -131,6 +131,8 @@ class DecisionOps:
         self._batch_run = ex.run_id
         try:
             for kind, attrs in batch:
+                if not ex.is_open:  # the history reached its quota: the rest is moot
+                    break
                 getattr(self, f"_d_{kind}")(ex, attrs, cid, unhandled)
         finally:
             self._batch_run = None
@@ -317,7 +319,7 @@ class DecisionOps:
                 "cause": resolved, "decisionTaskCompletedEventId": cid,
             })
         new_run = new_run_id()
-        self.close_execution(ex, "WorkflowExecutionContinuedAsNew", {
+        closed = self.close_execution(ex, "WorkflowExecutionContinuedAsNew", {
             "input": resolved["input"], "decisionTaskCompletedEventId": cid,
             "newExecutionRunId": new_run,
             "executionStartToCloseTimeout": resolved["executionStartToCloseTimeout"],
@@ -326,6 +328,8 @@ class DecisionOps:
             "childPolicy": resolved["childPolicy"], "tagList": resolved["tagList"] or None,
             "workflowType": resolved["workflowType"], "lambdaRole": resolved["lambdaRole"],
         }, "CONTINUED_AS_NEW", notify_parent=False)
+        if not closed:  # the history reached its quota: terminated, no new run
+            return None
         self.create_execution(ex.domain, ex.workflow_id, resolved, run_id=new_run,
                               parent=ex.parent, parent_initiated_id=ex.parent_initiated_id,
                               continued_from=ex.run_id)
@@ -362,6 +366,8 @@ class DecisionOps:
             "taskStartToCloseTimeout": resolved["taskStartToCloseTimeout"],
             "tagList": resolved["tagList"] or None, "lambdaRole": resolved["lambdaRole"],
         })
+        if not initiated:  # the history reached its quota and the execution closed
+            return None
         cause = self.check_startable(ex.domain, a["workflowId"])
         if cause:
             return fail(cause, initiated)
@@ -391,7 +397,7 @@ class DecisionOps:
             "signalName": a["signalName"], "input": a.get("input"),
             "decisionTaskCompletedEventId": cid, "control": a.get("control"),
         })
-        target = self._external_target(ex, a)
+        target = self._external_target(ex, a) if initiated else None
         if target is None:
             return self._failed(ex, "SignalExternalWorkflowExecutionFailed", {
                 "workflowId": a["workflowId"], "runId": a.get("runId"),
@@ -415,7 +421,7 @@ class DecisionOps:
             "workflowId": a["workflowId"], "runId": a.get("runId"),
             "decisionTaskCompletedEventId": cid, "control": a.get("control"),
         })
-        target = self._external_target(ex, a)
+        target = self._external_target(ex, a) if initiated else None
         if target is None:
             return self._failed(ex, "RequestCancelExternalWorkflowExecutionFailed", {
                 "workflowId": a["workflowId"], "runId": a.get("runId"),

@@ -80,14 +80,7 @@ class Engine(RegistryOps, WorkflowOps, TaskOps, DecisionOps, QueryOps):
             result = body()
             if self.store.closed:  # a poll woken by close(): it changed nothing
                 return result
-            self._enforce_event_limit()
-            for (run_id, scheduled_id), act in self._dirty_acts.items():
-                self.store.save_activity(run_id, scheduled_id, act)
-            for ex in self._dirty.values():
-                self.store.save_execution(ex)
-                if not ex.is_open:
-                    self.store.drop_activities(ex.run_id)
-            self.store.commit()
+            self.flush()
         except SWFFault:
             if self._dirty or self._dirty_acts:  # a fault after a change: keep none of it
                 self._restore()
@@ -98,11 +91,26 @@ class Engine(RegistryOps, WorkflowOps, TaskOps, DecisionOps, QueryOps):
             log.exception("local endpoint: transaction failed; reloading state from SQLite")
             self._restore()
             raise
+        return result
+
+    def flush(self) -> None:
+        """Write what the current transaction changed, and commit.
+
+        Called at the end of every transaction, and by a poll before it waits
+        (again): the lock is released while waiting and other transactions start
+        afresh, so nothing may stay unwritten across a wait.
+        """
+        for (run_id, scheduled_id), act in self._dirty_acts.items():
+            self.store.save_activity(run_id, scheduled_id, act)
+        for ex in self._dirty.values():
+            self.store.save_execution(ex)
+            if not ex.is_open:
+                self.store.drop_activities(ex.run_id)
+        self.store.commit()
         for ex in self._dirty.values():
             ex.persisted = len(ex.events)
         self._dirty = {}
         self._dirty_acts = {}
-        return result
 
     def _restore(self) -> None:
         self.store.rollback()
@@ -171,7 +179,19 @@ class Engine(RegistryOps, WorkflowOps, TaskOps, DecisionOps, QueryOps):
     # -- helpers shared by the mixins -----------------------------------------------
 
     def add_event(self, ex: Execution, event_type: str, attrs: dict) -> int:
-        """Append an event to ``ex``'s history; returns its eventId."""
+        """Append an event to ``ex``'s history; returns its eventId (0 if none was added).
+
+        SWF's quota is 25,000 events per history: the event that would be the
+        25,000th is replaced by WorkflowExecutionTerminated (cause
+        EVENT_LIMIT_EXCEEDED). A closed history takes no more events, so the rest
+        of a decision batch that hit the quota changes nothing.
+        """
+        if not ex.is_open:
+            return 0
+        if len(ex.events) >= MAX_EVENTS - 1 and event_type != "WorkflowExecutionTerminated":
+            self.terminate(ex, reason=None, details=None, child_policy=ex.child_policy,
+                           cause="EVENT_LIMIT_EXCEEDED")
+            return 0
         event_id = len(ex.events) + 1
         ex.events.append({
             "eventTimestamp": now(),
@@ -194,17 +214,6 @@ class Engine(RegistryOps, WorkflowOps, TaskOps, DecisionOps, QueryOps):
         """Close ``act``: gone from ``ex`` and, at commit, from SQLite."""
         del ex.activities[act.activity_id]
         self._dirty_acts[(ex.run_id, act.scheduled_id)] = None
-
-    def _enforce_event_limit(self) -> None:
-        """SWF terminates an execution whose history reaches 25,000 events."""
-        for _ in range(100):
-            over = [ex for ex in self._dirty.values()
-                    if ex.is_open and len(ex.events) >= MAX_EVENTS - 1]
-            if not over:
-                return
-            for ex in over:
-                self.terminate(ex, reason=None, details=None, child_policy=ex.child_policy,
-                               cause="EVENT_LIMIT_EXCEEDED")
 
     def _fire_timer(self, kind: str, run_id: str, ref: object, deadline: float) -> None:
         if self.closed:

@@ -24,10 +24,10 @@ class TaskOps:
 
     # -- the shared wait ------------------------------------------------------------
 
-    def _wait_for_task(self, kind: str, domain: str, task_list: str, valid) -> tuple | None:
+    def _wait_for_task(self, kind: str, domain: str, task_list: str, valid,
+                       deadline: float) -> tuple | None:
         self.domain(domain, registered=False)
         tl = self.queues.get(kind, domain, task_list)
-        deadline = time.monotonic() + self.poll_timeout
         while not self.closed:
             found = self.queues.pop(tl, valid)
             if found is not None:
@@ -35,6 +35,8 @@ class TaskOps:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None
+            if self._dirty or self._dirty_acts:
+                self.flush()  # e.g. an execution the quota terminated: commit before waiting
             tl.cond.wait(remaining)
         return None
 
@@ -51,14 +53,19 @@ class TaskOps:
     # -- activity tasks -------------------------------------------------------------
 
     def op_PollForActivityTask(self, p: dict) -> dict:
-        found = self._wait_for_task("A", p["domain"], p["taskList"]["name"], self._activity_valid)
-        if found is None:
-            return {"taskToken": "", "startedEventId": 0}
-        ex = self.open_runs[found[0]]
-        act = ex.activity_by_scheduled(found[1])
-        act.started_id = self.add_event(ex, "ActivityTaskStarted", {
-            "identity": p.get("identity"), "scheduledEventId": act.scheduled_id,
-        })
+        deadline = time.monotonic() + self.poll_timeout
+        while True:
+            found = self._wait_for_task("A", p["domain"], p["taskList"]["name"],
+                                        self._activity_valid, deadline)
+            if found is None:
+                return {"taskToken": "", "startedEventId": 0}
+            ex = self.open_runs[found[0]]
+            act = ex.activity_by_scheduled(found[1])
+            act.started_id = self.add_event(ex, "ActivityTaskStarted", {
+                "identity": p.get("identity"), "scheduledEventId": act.scheduled_id,
+            })
+            if act.started_id:
+                break  # else the history hit its quota and the execution was terminated
         act.started_at = ex.events[-1]["eventTimestamp"]
         act.identity = p.get("identity")
         hb = seconds(act.heartbeat)
@@ -139,16 +146,20 @@ class TaskOps:
     def op_PollForDecisionTask(self, p: dict) -> dict:
         if p.get("nextPageToken"):
             return self._decision_page(p)
-        found = self._wait_for_task("D", p["domain"], p["taskList"]["name"],
-                                    self._decision_valid)
-        if found is None:
-            return {"taskToken": "", "startedEventId": 0, "previousStartedEventId": 0,
-                    "events": []}
-        ex = self.open_runs[found[0]]
-        d = ex.decision
-        d.started_id = self.add_event(ex, "DecisionTaskStarted", {
-            "identity": p.get("identity"), "scheduledEventId": d.scheduled_id,
-        })
+        deadline = time.monotonic() + self.poll_timeout
+        while True:
+            found = self._wait_for_task("D", p["domain"], p["taskList"]["name"],
+                                        self._decision_valid, deadline)
+            if found is None:
+                return {"taskToken": "", "startedEventId": 0, "previousStartedEventId": 0,
+                        "events": []}
+            ex = self.open_runs[found[0]]
+            d = ex.decision
+            d.started_id = self.add_event(ex, "DecisionTaskStarted", {
+                "identity": p.get("identity"), "scheduledEventId": d.scheduled_id,
+            })
+            if d.started_id:
+                break  # else the history hit its quota and the execution was terminated
         d.started_at = ex.events[-1]["eventTimestamp"]
         self._arm_decision(ex)
         token = encode_token(["D", ex.run_id, d.scheduled_id, d.started_id])

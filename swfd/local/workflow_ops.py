@@ -194,8 +194,14 @@ class WorkflowOps:
 
     def close_execution(self, ex: Execution, event_type: str, attrs: dict, status: str,
                         child_policy: str | None = None, notify_parent: bool = True) -> int:
-        """Record the closing event, drop tasks and clocks, apply the child policy."""
+        """Record the closing event, drop tasks and clocks, apply the child policy.
+
+        Returns the closing event's id, or 0 when the history's quota closed the
+        execution (terminated) instead.
+        """
         event_id = self.add_event(ex, event_type, attrs)
+        if not event_id:
+            return 0
         ex.close_status = status
         ex.close_ts = ex.events[-1]["eventTimestamp"]
         ex.decision = None
