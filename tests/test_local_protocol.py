@@ -14,10 +14,10 @@ import time
 
 import botocore.exceptions
 import pytest
+from conftest import make_boto3_client
 
 from swfd.local.faults import SWFFault
 from swfd.local.server import LocalEndpoint
-from tests.conftest import make_boto3_client
 
 TARGET = "SimpleWorkflowService."
 
