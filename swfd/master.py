@@ -23,7 +23,7 @@ import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, ClassVar
 
 from swfd.arbiter.process import EXIT_RECYCLE, describe_status, fork_child
 from swfd.arbiter.respawn import Health, Timing
@@ -70,10 +70,11 @@ class Group:
 
 
 class Arbiter:
-    SIGNALS = (
-        signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM,
-        signal.SIGCHLD, signal.SIGUSR1, signal.SIGUSR2,
-    )
+    SIG_NAMES: ClassVar[dict[int, str]] = {
+        getattr(signal, f"SIG{name.upper()}"): name
+        for name in ("hup", "int", "quit", "term", "chld", "usr1", "usr2")
+    }
+    SIGNALS = tuple(SIG_NAMES)
 
     def __init__(
         self,
@@ -133,7 +134,7 @@ class Arbiter:
                 if sig is None:
                     self.sleep()
                 else:
-                    getattr(self, f"handle_{signal.Signals(sig).name[3:].lower()}")()
+                    getattr(self, f"handle_{self.SIG_NAMES[sig]}")()
                 self.reap_children()
                 self.murder_children()
                 self.manage_children()
