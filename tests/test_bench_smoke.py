@@ -1,0 +1,69 @@
+"""Smoke test of the benchmark harness (bench/): its smallest pieces produce figures.
+
+Asserts only that numbers were produced (and that tasks completed), never a
+speed target: targets belong in bench/RESULTS.md, not in CI.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+from bench import driver, fig_decider, fig_endpoint, fig_workers, workers
+from bench.report import write_markdown
+from bench.results import Results
+
+
+@pytest.fixture
+def endpoint():
+    """``swfd local`` in its own process, as the harness runs it."""
+    ep = driver.start_local(poll_timeout=2)
+    try:
+        yield ep
+    finally:
+        ep.stop()
+
+
+def test_raw_loop_cpu_per_task_and_throughput(endpoint, tmp_path):
+    swf = driver.client(endpoint.url)
+    driver.setup_domain(swf, fig_workers.DOMAIN)
+    w = workers.start("raw", endpoint.url, fig_workers.DOMAIN, "smoke", 1, str(tmp_path))
+    try:
+        fig_workers.warm_up(swf, w, "smoke")
+        m = fig_workers.measure_batch(swf, w, "smoke", 30, timeout=60)
+    finally:
+        w.stop()
+    assert m["completed"] == 30
+    assert m["cpu"] > 0 and m["cpu_ms_per_task"] > 0
+    assert m["tasks_per_s"] > 0
+
+
+def test_endpoint_latency_samples(endpoint):
+    fig_endpoint.setup(endpoint.url)
+    samples = fig_endpoint.latency(endpoint.url, 5)
+    assert len(samples) == 5
+    assert all(s > 0 for s in samples)
+
+
+def test_decider_cost_on_a_small_history():
+    m = fig_decider.measure(10, min_seconds=0.05, max_reps=20)
+    assert m["events"] == 9
+    assert m["logic"] > 0 and m["with_parse"] > 0
+
+
+def test_results_markdown_lists_every_row(tmp_path):
+    res = Results(log=lambda text: None)
+    res.add("1. worker CPU per no-op task", "swfd worker", 1.5, "ms/task", ratio="1.10x raw loop",
+            target="<= 1.15x raw loop", met=True)
+    res.missing("5. drain", "swfd daemon", "swfd.master not available")
+    path = tmp_path / "RESULTS.md"
+    write_markdown(res, str(path), "python -m bench.run --quick", 1.0, None, {"nproc": "2"})
+    text = path.read_text()
+    assert "| 1. worker CPU per no-op task | swfd worker | 1.50 | ms/task | 1.10x raw loop" in text
+    assert "not measured: swfd.master not available" in text
