@@ -5,7 +5,7 @@ decision task per execution, a decision batch applies whole) are easiest to
 get right with a single state owner. Calls are short (microseconds of Python
 and one SQLite commit); long polls wait on condition variables that release
 the lock. Each call runs as one transaction: the handler changes in-memory
-state and marks executions dirty; ``_commit`` writes the dirty executions'
+state and marks executions dirty; ``flush`` writes the dirty executions'
 new events and state to SQLite and commits before the call returns. If a
 handler fails half-way with an unexpected error, the transaction is rolled
 back and the in-memory state is rebuilt from SQLite, so memory never holds
