@@ -293,3 +293,25 @@ def test_close_decision_without_attributes_member(swf_client, domain):
     task = poll_decision(swf_client, domain, "decide")
     respond(swf_client, task, [{"decisionType": "CompleteWorkflowExecution"}])
     assert is_closed(swf_client, domain, execution) == "COMPLETED"
+
+
+def test_open_children_limit(swf_client, domain):
+    _types(swf_client, domain)
+    register_workflow_type(swf_client, domain, "Kid", task_list="kids")
+    execution = start(swf_client, domain, "W")
+    task = poll_decision(swf_client, domain, "decide")
+    children = [
+        decision(
+            "StartChildWorkflowExecution",
+            workflowId=f"{execution['workflowId']}-kid-{i}",
+            workflowType={"name": "Kid", "version": "1.0"},
+        )
+        for i in range(1001)
+    ]
+    respond(swf_client, task, children)
+    events = history(swf_client, domain, execution)
+    failed = find(events, "StartChildWorkflowExecutionFailed")
+    assert len(failed) == 1
+    assert attributes(failed[0])["cause"] == "OPEN_CHILDREN_LIMIT_EXCEEDED"
+    assert attributes(failed[0])["workflowId"].endswith("-kid-1000")
+    assert len(find(events, "StartChildWorkflowExecutionInitiated")) == 1000
