@@ -493,6 +493,11 @@ class Arbiter:
             health = self.groups[name].health
             if health.failed:
                 parts.append(f"pool {name} failed: {health.failed_reason}")
+            elif health.crashes:
+                parts.append(
+                    f"pool {name} respawning after {len(health.crashes)} crash"
+                    f"{'' if len(health.crashes) == 1 else 'es'} (last {health.last_exit})"
+                )
         return "; ".join(parts)
 
     def report_status(self) -> None:

@@ -325,6 +325,7 @@ def test_crash_loop_backs_off_then_fails_only_that_pool(master):
     assert gaps[0] >= 0.14 and gaps[-1] >= 1.1 and gaps[-1] > gaps[0] * 3, gaps
     wait_for(lambda: m.notified("pool worker:bad failed: crash loop"), 10, message="STATUS")
     assert m.notified("STATUS=1 worker running; pool worker:bad failed: crash loop")
+    assert m.notified("pool worker:bad respawning after 2 crashes (last exit code 1)")
     ok = m.spawned("worker:ok")
     assert len(ok) == 1 and alive(ok[0]) and m.proc.poll() is None
     m.signal(signal.SIGTERM)
@@ -476,3 +477,27 @@ def test_endpoint_not_listening_in_time_exits_1(master):
                timing={"endpoint_ready_timeout": 1.0})
     assert m.wait(timeout=30) == 1
     assert "did not accept connections" in m.log_text()
+
+
+def test_endpoint_that_dies_while_running_is_restarted(master):
+    port = free_port()
+    m = master(pools=[{"name": "worker:a", "behaviour": "obedient"}],
+               endpoint={"port": port, "delay": 0.1}, registrar_failures=0)
+    wait_for(lambda: m.ready(1), 20, message="READY=1")
+    (first,) = m.spawned("endpoint")
+    os.kill(first, signal.SIGKILL)
+    wait_for(lambda: len(m.spawned("endpoint")) == 2, 20, message="a new endpoint")
+    assert f"the local endpoint (pid {first}) died (killed by SIGKILL); restarting it" \
+        in m.log_text()
+    assert len(m.spawned("worker:a")) == 1 and len(m.spawned("registrar")) == 1
+    m.signal(signal.SIGTERM)
+    assert m.wait() == 0
+
+
+def test_children_are_named_after_their_pool(master):
+    m = master(pools=[{"name": "worker:a", "behaviour": "obedient"}])
+    wait_for(lambda: m.ready(1), 20, message="READY=1")
+    (pid,) = m.spawned("worker:a")
+    assert Path(f"/proc/{pid}/comm").read_text().strip() == "worker:a"
+    m.signal(signal.SIGTERM)
+    assert m.wait() == 0

@@ -13,17 +13,27 @@ from typing import Callable
 
 log = logging.getLogger("swfd.master")
 
+PR_SET_NAME = 15
 PR_SET_PDEATHSIG = 1
 EXIT_RECYCLE = 3
 
 
-def set_parent_death_signal(sig: int = signal.SIGTERM) -> bool:
-    """Ask Linux to send ``sig`` to this process when its parent dies."""
+def _prctl(option: int, arg: int | bytes) -> bool:
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        return libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0) == 0
+        return libc.prctl(option, arg, 0, 0, 0) == 0
     except (OSError, AttributeError):
         return False
+
+
+def set_parent_death_signal(sig: int = signal.SIGTERM) -> bool:
+    """Ask Linux to send ``sig`` to this process when its parent dies."""
+    return _prctl(PR_SET_PDEATHSIG, int(sig))
+
+
+def set_process_name(name: str) -> bool:
+    """Name the process for ps/top/systemctl status (``comm``, 15 bytes at most)."""
+    return _prctl(PR_SET_NAME, name.encode("utf-8", "replace")[:15])
 
 
 def describe_status(status: int) -> str:
@@ -74,6 +84,7 @@ def fork_child(
             except OSError:
                 pass
         signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        set_process_name(name)
         code = int(target() or 0)
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
