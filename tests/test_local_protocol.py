@@ -326,3 +326,24 @@ def test_main_local_rejects_bad_arguments(capsys):
     with pytest.raises(SystemExit) as caught:
         main_local(["--bogus"])
     assert caught.value.code == 2
+
+
+def test_stop_from_another_thread_ends_serve_forever_once():
+    class CountingEngine(FakeEngine):
+        closes = 0
+
+        def close(self) -> None:
+            CountingEngine.closes += 1
+            super().close()
+
+    endpoint = LocalEndpoint(engine=CountingEngine())
+    runner = threading.Thread(target=endpoint.serve_forever, daemon=True)
+    runner.start()
+    from swfd.testing import wait_for
+
+    wait_for(lambda: endpoint.url, timeout=10, message="endpoint started")
+    make_boto3_client(endpoint.url).list_domains(registrationStatus="REGISTERED")
+    endpoint.stop()
+    runner.join(10)
+    assert not runner.is_alive()
+    assert CountingEngine.closes == 1

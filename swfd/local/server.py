@@ -310,7 +310,8 @@ class LocalEndpoint:
         self.url = ""
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
-        self._stopped = threading.Event()
+        self._stopped = threading.Event()  # asked to stop (signal or stop())
+        self._closed = False  # stop() has run; it runs once
         self._stop_lock = threading.Lock()
 
     def start(self) -> LocalEndpoint:
@@ -351,10 +352,11 @@ class LocalEndpoint:
     def stop(self) -> None:
         """Stop accepting, wake waiting long polls, close connections and the engine."""
         with self._stop_lock:
+            self._stopped.set()
             server = self._server
-            if server is None or self._stopped.is_set():
-                self._stopped.set()
+            if server is None or self._closed:
                 return
+            self._closed = True
             server.stopping = True
             server.shutdown()
             server.server_close()
@@ -368,7 +370,6 @@ class LocalEndpoint:
                     )
             finally:
                 server.close_connections()
-                self._stopped.set()
 
     def serve_forever(self) -> None:
         """Serve until SIGTERM or SIGINT (or ``stop()``), then stop cleanly."""
@@ -388,7 +389,6 @@ class LocalEndpoint:
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
-            self._stopped.clear()
             self.stop()
 
     def __enter__(self):
