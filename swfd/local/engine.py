@@ -208,11 +208,13 @@ class Engine(RegistryOps, WorkflowOps, TaskOps, DecisionOps, QueryOps):
     def save_activity(self, ex: Execution, act: Activity) -> None:
         """Note that ``act`` (open in ``ex``) changed; written at commit."""
         ex.activities[act.activity_id] = act
+        ex.by_scheduled[act.scheduled_id] = act
         self._dirty_acts[(ex.run_id, act.scheduled_id)] = act
 
     def drop_activity(self, ex: Execution, act: Activity) -> None:
         """Close ``act``: gone from ``ex`` and, at commit, from SQLite."""
         del ex.activities[act.activity_id]
+        ex.by_scheduled.pop(act.scheduled_id, None)
         self._dirty_acts[(ex.run_id, act.scheduled_id)] = None
 
     def _fire_timer(self, kind: str, run_id: str, ref: object, deadline: float) -> None:

@@ -74,7 +74,7 @@ def compact(attrs: dict) -> dict:
     return {k: v for k, v in attrs.items() if v is not None}
 
 
-_NOT_IN_STATE = ("events", "persisted", "activities")
+_NOT_IN_STATE = ("events", "persisted", "activities", "by_scheduled")
 
 
 def activity_json(act: Activity) -> str:
@@ -185,6 +185,11 @@ class Execution:
     # Not serialised: the history and how much of it SQLite already has.
     events: list[dict] = field(default_factory=list, repr=False)
     persisted: int = 0
+    # Not serialised: open activities by scheduledEventId (task tokens name that id).
+    by_scheduled: dict[int, Activity] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self.by_scheduled = {a.scheduled_id: a for a in self.activities.values()}
 
     @property
     def is_open(self) -> bool:
@@ -195,10 +200,11 @@ class Execution:
         return {"workflowId": self.workflow_id, "runId": self.run_id}
 
     def activity_by_scheduled(self, scheduled_id: int) -> Activity | None:
-        for act in self.activities.values():
-            if act.scheduled_id == scheduled_id:
-                return act
-        return None
+        return self.by_scheduled.get(scheduled_id)
+
+    def clear_activities(self) -> None:
+        self.activities.clear()
+        self.by_scheduled.clear()
 
     def deadline(self) -> float | None:
         limit = seconds(self.execution_timeout)

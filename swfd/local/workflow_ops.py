@@ -206,7 +206,7 @@ class WorkflowOps:
         ex.close_ts = ex.events[-1]["eventTimestamp"]
         ex.decision = None
         ex.decision_pending = False
-        ex.activities.clear()
+        ex.clear_activities()
         ex.timers.clear()
         self._unregister_open(ex)
         children, ex.children = list(ex.children.values()), {}
