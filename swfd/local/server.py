@@ -450,7 +450,7 @@ def main_local(argv: list[str]) -> int:
     try:
         endpoint.start()
     except EndpointLockedError as exc:
-        print(f"swfd local: database {args.database} is in use: {exc}", file=sys.stderr)
+        print(f"swfd local: cannot open {args.database}: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
