@@ -154,3 +154,19 @@ def test_signal_and_cancel_external(engine):
     requested = next(e for e in b_events if e["eventType"] == "WorkflowExecutionCancelRequested")
     assert attrs(requested) == {"externalWorkflowExecution": {"workflowId": "a", "runId": a},
                                 "externalInitiatedEventId": 9}
+
+
+def test_child_policy_reaches_a_child_whose_started_event_hit_the_quota(engine, monkeypatch):
+    import swfd.local.engine as engine_module
+
+    monkeypatch.setattr(engine_module, "MAX_EVENTS", 6)  # ChildWorkflowExecutionStarted = 6th
+    parent = start(engine, "p")
+    decide(engine, poll_decision(engine)["taskToken"],
+           decision("StartChildWorkflowExecution", workflowType=WF, workflowId="c"))
+    events = history(engine, parent, "p")
+    assert types(events)[-2:] == ["StartChildWorkflowExecutionInitiated",
+                                  "WorkflowExecutionTerminated"]
+    child = engine.call("ListClosedWorkflowExecutions", {
+        "domain": "d", "startTimeFilter": {"oldestDate": 0},
+        "executionFilter": {"workflowId": "c"}})["executionInfos"]
+    assert child[0]["closeStatus"] == "TERMINATED"

@@ -195,6 +195,8 @@ class DecisionOps:
             "taskList": {"name": task_list}, "taskPriority": prio,
             "decisionTaskCompletedEventId": cid,
         })
+        if not scheduled_id:  # the history reached its quota and the execution closed
+            return None
         act = Activity(
             activity_id=a["activityId"], scheduled_id=scheduled_id,
             activity_type=a["activityType"], task_list=task_list, priority=priority(prio),
@@ -255,6 +257,8 @@ class DecisionOps:
             "timerId": a["timerId"], "control": a.get("control"),
             "startToFireTimeout": a["startToFireTimeout"], "decisionTaskCompletedEventId": cid,
         })
+        if not started:  # the history reached its quota and the execution closed
+            return None
         fire_at = ex.events[-1]["eventTimestamp"] + (seconds(a["startToFireTimeout"]) or 0.0)
         ex.timers[a["timerId"]] = Timer(a["timerId"], started, fire_at)
         self.timers.add(fire_at, "timer", ex.run_id, (a["timerId"], started))
@@ -373,14 +377,16 @@ class DecisionOps:
             return fail(cause, initiated)
         child = self.create_execution(ex.domain, a["workflowId"], resolved, parent=ex.ref,
                                       parent_initiated_id=initiated)
-        started = self.add_event(ex, "ChildWorkflowExecutionStarted", {
+        # Known as a child before its Started event, so that if that event hits the
+        # quota and terminates the parent, the child policy still reaches the child.
+        entry = ex.children[child.workflow_id] = Child(
+            workflow_id=child.workflow_id, run_id=child.run_id,
+            workflow_type=child.workflow_type, initiated_id=initiated, started_id=0,
+        )
+        entry.started_id = self.add_event(ex, "ChildWorkflowExecutionStarted", {
             "workflowExecution": child.ref, "workflowType": child.workflow_type,
             "initiatedEventId": initiated,
         })
-        ex.children[child.workflow_id] = Child(
-            workflow_id=child.workflow_id, run_id=child.run_id,
-            workflow_type=child.workflow_type, initiated_id=initiated, started_id=started,
-        )
         self.schedule_decision(ex)
         return None
 

@@ -167,9 +167,12 @@ class WorkflowOps:
             "startToCloseTimeout": ex.task_timeout,
             "scheduleToStartTimeout": s2s,
         })
+        if not scheduled_id:  # the history reached its quota: terminated instead
+            return
         ex.decision = DecisionTask(
             scheduled_id=scheduled_id, task_list=task_list, priority=priority(ex.priority),
-            start_to_close=ex.task_timeout, schedule_to_start=s2s, scheduled_at=now(),
+            start_to_close=ex.task_timeout, schedule_to_start=s2s,
+            scheduled_at=ex.events[-1]["eventTimestamp"],
         )
         self.queues.push("D", ex.domain, task_list, ex.decision.priority, ex.run_id,
                          scheduled_id)
