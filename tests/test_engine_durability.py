@@ -171,3 +171,29 @@ def test_close_wakes_waiting_polls_with_an_empty_answer():
         t.join(5)
     assert time.monotonic() - t0 < 2
     assert [a["taskToken"] for a in answers] == ["", "", ""]
+
+
+def test_schema_1_database_is_upgraded(tmp_path):
+    """A database of the first layout (activities inside the state) keeps its open work."""
+    import json
+
+    db = str(tmp_path / "swf.sqlite3")
+    engine = make_engine(db)
+    run_id = start(engine)
+    decide(engine, poll_decision(engine)["taskToken"], schedule("a1"))
+    engine.close()
+    conn = sqlite3.connect(db)  # rewrite it as schema 1 had it
+    body = conn.execute("SELECT body FROM activities").fetchone()[0]
+    state = json.loads(conn.execute("SELECT state FROM executions").fetchone()[0])
+    state["activities"] = {"a1": json.loads(body)}
+    conn.executescript("DROP TABLE activities; ALTER TABLE executions DROP COLUMN seq;"
+                       "PRAGMA user_version=1;")
+    conn.execute("UPDATE executions SET state=?", (json.dumps(state),))
+    conn.commit()
+    conn.close()
+    engine = Engine(db, poll_timeout=0.1)
+    try:
+        assert poll_activity(engine)["activityId"] == "a1"
+        assert describe(engine, run_id)["openCounts"]["openActivityTasks"] == 1
+    finally:
+        engine.close()

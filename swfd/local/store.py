@@ -21,7 +21,9 @@ from typing import Any
 
 from swfd.local.state import Activity, Execution, activity_from_json, activity_json
 
-SCHEMA_VERSION = 1
+# 1: first layout (open activities inside the execution's state, no seq column).
+# 2: activities table; executions.seq (start order).
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS domains (
@@ -81,9 +83,30 @@ class Store:
                 f"database {database} has schema version {version}; this swfd understands "
                 f"up to {SCHEMA_VERSION}: upgrade swfd or use another database file"
             )
+        if version == 1:
+            self._upgrade_from_1()
         self.db.executescript(_SCHEMA)
         self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         self.db.execute("BEGIN")
+
+    def _upgrade_from_1(self) -> None:
+        """Schema 1 -> 2: add executions.seq, move open activities to their own table."""
+        self.db.execute("BEGIN")
+        self.db.execute("ALTER TABLE executions ADD COLUMN seq INTEGER NOT NULL DEFAULT 0")
+        self.db.execute(
+            "CREATE TABLE activities (run_id TEXT NOT NULL, scheduled_id INTEGER NOT NULL,"
+            " body TEXT NOT NULL, PRIMARY KEY (run_id, scheduled_id)) WITHOUT ROWID"
+        )
+        rows = self.db.execute("SELECT run_id, state FROM executions WHERE is_open = 1")
+        for run_id, state in rows.fetchall():
+            for body in json.loads(state).get("activities", {}).values():
+                self.db.execute(
+                    "INSERT INTO activities (run_id, scheduled_id, body) VALUES (?, ?, ?)",
+                    (run_id, body["scheduled_id"], json.dumps(body)),
+                )
+        self.db.execute("UPDATE executions SET seq = rowid")
+        self.db.execute("PRAGMA user_version=2")
+        self.db.execute("COMMIT")
 
     def _take_lock(self, path: str) -> None:
         handle = open(path, "a+")  # noqa: SIM115 - held open: the flock lives with it
