@@ -16,6 +16,25 @@ tags), ``workflow_ops`` (execution lifecycle, signals, cancel, terminate,
 children, timeouts), ``task_ops`` (polls, responds, heartbeats),
 ``decisions`` (RespondDecisionTaskCompleted) and ``query_ops`` (describe,
 list, count, history).
+
+Where this endpoint knowingly differs from SWF (or SWF's documentation leaves a
+choice open):
+
+* Lambda functions never run: ScheduleLambdaFunction records
+  ScheduleLambdaFunctionFailed (LAMBDA_SERVICE_NOT_AVAILABLE_IN_REGION).
+* No IAM and no rate limits: OPERATION_NOT_PERMITTED and the *_RATE_EXCEEDED
+  causes never occur; counts are never truncated.
+* activityId and timerId must be unique among the execution's *open*
+  activities and timers (so a retry may reuse an activityId).
+* A child starts within the parent's transaction: Initiated and
+  ChildWorkflowExecutionStarted are recorded by the same response.
+* A decision task list override with taskListScheduleToStartTimeout stays in
+  force until one of its tasks times out SCHEDULE_TO_START.
+* RespondActivityTaskCanceled is accepted without a prior cancel request.
+* The 25,000th event of a history is its WorkflowExecutionTerminated
+  (EVENT_LIMIT_EXCEEDED); the rest of a batch that crosses it is dropped.
+* Closed executions past their domain's retention are invisible at once and
+  deleted by a sweep every minute.
 """
 
 from __future__ import annotations
