@@ -26,6 +26,8 @@ from test_local_support import (  # noqa: F401 (no_internal_failures is autouse)
     start,
 )
 
+from swfd.testing import wait_for
+
 
 def _types(client, domain):
     register_workflow_type(client, domain, "W", task_list="decide")
@@ -154,3 +156,37 @@ def test_retention_zero_drops_closed_executions(swf_client):
         domain="no-retention", startTimeFilter={"oldestDate": 0}
     )
     assert closed["executionInfos"] == []
+
+
+def test_task_handed_to_a_vanished_poller_times_out_not_requeued(
+    swf_client, domain, local_endpoint
+):
+    """As on SWF: a poll whose client went away still gets the task; it then times out."""
+    import json
+    import socket
+
+    _types(swf_client, domain)
+    execution = start(swf_client, domain, "W")
+    task = poll_decision(swf_client, domain, "decide")
+    body = json.dumps({"domain": domain, "taskList": {"name": "work"}}).encode()
+    dead = socket.create_connection(("127.0.0.1", local_endpoint.port), timeout=5)
+    dead.sendall(
+        b"POST / HTTP/1.1\r\nX-Amz-Target: SimpleWorkflowService.PollForActivityTask\r\n"
+        + f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+    time.sleep(0.2)  # scenario set-up: the poll is now waiting inside the endpoint
+    dead.close()
+    respond(swf_client, task, [schedule_activity("lost", "A", startToCloseTimeout="1")])
+    events = wait_for(
+        lambda: (
+            find(history(swf_client, domain, execution), "ActivityTaskTimedOut")
+            and history(swf_client, domain, execution)
+        ),
+        timeout=10,
+        message="the lost task times out",
+    )
+    assert attributes(find(events, "ActivityTaskTimedOut")[0])["timeoutType"] == "START_TO_CLOSE"
+    # It was handed out once (to the only poller, the vanished one) and never requeued.
+    assert len(find(events, "ActivityTaskStarted")) == 1
+    assert poll_activity(swf_client, domain, "work")["taskToken"] == ""
