@@ -47,30 +47,43 @@ def test_empty_poll_waits_poll_timeout_and_answers_empty_token(swf_client, domai
         assert 0.8 <= waited < 3.0
 
 
-def test_waiting_poll_returns_as_soon_as_its_task_arrives(swf_client, domain, local_endpoint):
-    _types(swf_client, domain)
-    results: list = []
-    other = make_boto3_client(local_endpoint.url)
+def test_waiting_poll_returns_as_soon_as_its_task_arrives(tmp_path):
+    from swfd.local.server import LocalEndpoint
 
-    def wait_for_decision() -> None:
-        # A poll that starts before the execution and keeps polling (bounded).
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            task = other.poll_for_decision_task(domain=domain, taskList={"name": "decide"})
-            if task["taskToken"]:
-                results.append((time.monotonic(), task))
-                return
+    # A long poll timeout, so a poll that is not woken would show by waiting seconds.
+    endpoint = LocalEndpoint(database=str(tmp_path / "long.sqlite3"), poll_timeout=5.0).start()
+    try:
+        client = make_boto3_client(endpoint.url)
+        client.register_domain(name="d", workflowExecutionRetentionPeriodInDays="1")
+        _types(client, "d")
+        results: list = []
+        other = make_boto3_client(endpoint.url)
 
-    poller = threading.Thread(target=wait_for_decision, daemon=True)
-    poller.start()
-    time.sleep(0.3)  # let the poll reach the endpoint and wait (scenario set-up, not sync)
-    started = time.monotonic()
-    execution = start(swf_client, domain, "W")
-    poller.join(10)
-    assert results, "the waiting poll never received the decision task"
-    arrived, task = results[0]
-    assert task["workflowExecution"] == execution
-    assert arrived - started < 0.5  # it did not wait for the poll timeout
+        def wait_for_decision() -> None:
+            task = other.poll_for_decision_task(domain="d", taskList={"name": "decide"})
+            results.append((time.monotonic(), task))
+
+        poller = threading.Thread(target=wait_for_decision, daemon=True)
+        poller.start()
+        wait_for(
+            lambda: (
+                client.count_pending_decision_tasks(domain="d", taskList={"name": "decide"})
+                is not None
+                and poller.is_alive()
+            ),
+            timeout=5,
+            message="poller running",
+        )
+        time.sleep(0.3)  # scenario set-up: the poll is waiting inside the endpoint
+        started = time.monotonic()
+        execution = start(client, "d", "W")
+        poller.join(10)
+        assert results, "the waiting poll never answered"
+        arrived, task = results[0]
+        assert task["workflowExecution"] == execution
+        assert arrived - started < 2.0  # woken by the task, not by the 5 s poll timeout
+    finally:
+        endpoint.stop()
 
 
 def test_decision_and_activity_task_lists_are_separate(swf_client, domain):
