@@ -313,3 +313,14 @@ def test_open_children_limit(swf_client, domain):
     assert attributes(failed[0])["cause"] == "OPEN_CHILDREN_LIMIT_EXCEEDED"
     assert attributes(failed[0])["workflowId"].endswith("-kid-1000")
     assert len(find(events, "StartChildWorkflowExecutionInitiated")) == 1000
+
+
+def test_unpaired_surrogate_is_refused_not_a_500(swf_client, domain):
+    _types(swf_client, domain)
+    for bad in ({"workflowId": "w\udc00"}, {"workflowId": "w", "input": "\ud800"}):
+        with pytest.raises(botocore.exceptions.ClientError) as caught:
+            swf_client.start_workflow_execution(
+                domain=domain, workflowType={"name": "W", "version": "1.0"}, **bad
+            )
+        assert caught.value.response["Error"]["Code"] == "SerializationException"
+    assert start(swf_client, domain, "W", input="emoji \U0001f600 and é")["runId"]

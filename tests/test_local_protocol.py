@@ -347,3 +347,25 @@ def test_stop_from_another_thread_ends_serve_forever_once():
     runner.join(10)
     assert not runner.is_alive()
     assert CountingEngine.closes == 1
+
+
+def test_lone_surrogates_are_serialization_errors_other_unicode_passes(fake):
+    engine, endpoint = fake
+    for text in ("\\ud800", "a\\udfff", "\\udc00\\ud800", "\\uDBFF"):
+        status, _, body = raw(
+            endpoint, f'{{"registrationStatus":"REGISTERED","x":"{text}"}}'.encode()
+        )
+        assert status == 400, (text, body)
+        assert json.loads(body)["__type"].endswith("#SerializationException")
+        assert "surrogate" in json.loads(body)["message"]
+    for text in ("\\ud83d\\ude00", "\\u0000", "\\ufeff", "\\uffff", "\u00e9"):
+        status, _, body = raw(
+            endpoint, f'{{"registrationStatus":"REGISTERED","x":"{text}"}}'.encode()
+        )
+        assert status == 200, (text, body)
+    raw_surrogate = b'{"registrationStatus":"REGISTERED","x":"\xed\xa0\x80"}'
+    status, _, body = raw(endpoint, raw_surrogate)
+    assert status == 400 and b"surrogate" in body
+    status, _, body = raw(endpoint, '{"registrationStatus":"REGISTERED","x":"\ud55c"}'.encode())
+    assert status == 200  # U+D55C (Hangul) is also encoded ED xx xx and is fine
+    assert len(engine.calls) == 6

@@ -252,6 +252,16 @@ class _Handler(BaseHTTPRequestHandler):
                 "SerializationException",
                 f"Request body must be a JSON object, got {type(params).__name__}",
             )
+        # A lone surrogate can only come from a \\uD8xx-\\uDFxx escape, or from raw bytes
+        # ED A0..ED BF, which json.loads decodes with "surrogatepass"; check only then.
+        if b"\\ud" in body or b"\\uD" in body or b"\xed" in body:
+            try:
+                json.dumps(params, ensure_ascii=False).encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise SWFFault(
+                    "SerializationException",
+                    f"Request body holds an unpaired UTF-16 surrogate escape ({exc.reason})",
+                ) from None
         return params
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:

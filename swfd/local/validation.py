@@ -112,7 +112,7 @@ def _java_length(text: str) -> int:
     """String length as SWF counts it: UTF-16 code units."""
     if text.isascii():
         return len(text)
-    return len(text.encode("utf-16-le")) // 2
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def check_name(value: str, path: str, errors: list) -> None:
