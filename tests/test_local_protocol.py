@@ -369,3 +369,14 @@ def test_lone_surrogates_are_serialization_errors_other_unicode_passes(fake):
     status, _, body = raw(endpoint, '{"registrationStatus":"REGISTERED","x":"\ud55c"}'.encode())
     assert status == 200  # U+D55C (Hangul) is also encoded ED xx xx and is fine
     assert len(engine.calls) == 6
+
+
+def test_nan_and_infinity_are_not_json(fake):
+    engine, endpoint = fake
+    for constant in ("NaN", "Infinity", "-Infinity"):
+        body = f'{{"domain":"d","startTimeFilter":{{"oldestDate":{constant}}}}}'.encode()
+        status, _, answer = raw(endpoint, body, TARGET + "ListOpenWorkflowExecutions")
+        assert (
+            status == 400 and b"#SerializationException" in answer and constant.encode() in answer
+        )
+    assert engine.calls == []

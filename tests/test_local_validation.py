@@ -285,3 +285,14 @@ def test_unknown_operation():
 def test_long_values_are_cut_in_messages():
     message = fault("PollForActivityTask", {**POLL, "domain": "y" * 5000}).message
     assert len(message) < 400 and "yyyy..." in message
+
+
+def test_timestamps_must_be_finite_dates():
+    base = {"domain": "d", "startTimeFilter": {"oldestDate": 0}}
+    validate("ListOpenWorkflowExecutions", {**base, "startTimeFilter": {"oldestDate": 1.5e9}})
+    for bad in (10**23, -(10**23), float("inf"), float("nan"), 1e300):
+        error = fault(
+            "ListOpenWorkflowExecutions", {**base, "startTimeFilter": {"oldestDate": bad}}
+        )
+        assert error.code == "SerializationException"
+        assert "startTimeFilter.oldestDate" in error.message

@@ -51,6 +51,11 @@ TARGET_PREFIX = "SimpleWorkflowService."
 CONTENT_TYPE = "application/x-amz-json-1.0"
 
 
+def _no_constant(name: str) -> Any:
+    """JSON has no NaN or Infinity (Python's json accepts them by default)."""
+    raise ValueError(f"{name} is not valid JSON")
+
+
 class _Server(ThreadingHTTPServer):
     """A threading HTTP server that knows its engine and its open connections."""
 
@@ -242,7 +247,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not body:
             return {}
         try:
-            params = json.loads(body)
+            params = json.loads(body, parse_constant=_no_constant)
         except (ValueError, UnicodeDecodeError) as exc:
             raise SWFFault(
                 "SerializationException", f"Malformed JSON request body: {exc}"

@@ -47,6 +47,7 @@ Validator = Callable[[Any, str, list], None]
 ONE_YEAR_SECONDS = 365 * 24 * 3600
 MAX_RETENTION_DAYS = 90
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+MAX_TIMESTAMP = 253402300799  # 9999-12-31T23:59:59Z in epoch seconds
 
 # (structure shape, member) pairs whose API reference text states the name/id rule.
 _NAME_RULE_MEMBERS = {
@@ -338,6 +339,9 @@ class _Compiler:
         def validate(value: Any, path: str, errors: list) -> None:
             if not isinstance(value, (int, float)) or isinstance(value, bool):
                 raise _type_error(path, value, "a timestamp (epoch seconds)")
+            # Finite and within years 0001-9999 (what a date can hold); else not deserialisable.
+            if not -MAX_TIMESTAMP <= value <= MAX_TIMESTAMP:
+                raise _type_error(path, value, "a timestamp (epoch seconds) within years 1-9999")
 
         return validate
 
