@@ -196,8 +196,9 @@ class ActivityWorker:
         if self.lifecycle.fast_stop:
             log.warning("task received during fast stop; failing it with %s", SHUTDOWN_REASON,
                         extra=extra)
-            self.respond_failed(task, SHUTDOWN_REASON, "the worker was stopping when the "
-                                "task arrived; it was not started")
+            self.respond_failed(task, SHUTDOWN_REASON, f"the worker was stopping "
+                                f"({self.lifecycle.reason}) when the task arrived; it was "
+                                "not started")
             return
         log.info("activity %s %s started", definition.name, definition.version, extra=extra)
         supervisor = TaskSupervisor(self, task)
