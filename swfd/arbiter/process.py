@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import logging
 import os
 import signal
@@ -19,9 +18,10 @@ EXIT_RECYCLE = 3
 
 
 def _prctl(option: int, arg: int | bytes) -> bool:
+    # CDLL(None): the symbols already loaded (libc's among them); find_library
+    # would run ldconfig in every new child.
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        return libc.prctl(option, arg, 0, 0, 0) == 0
+        return ctypes.CDLL(None, use_errno=True).prctl(option, arg, 0, 0, 0) == 0
     except (OSError, AttributeError):
         return False
 
