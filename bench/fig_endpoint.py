@@ -228,7 +228,7 @@ def run(res: Results, quick: bool) -> None:
             m = data[key][at]
             label = "~0" if at == "0" else f"+{data[key]['closed']}"
             note = (f"{m['calls']} calls in {m['seconds']:.1f} s, {CLIENTS} keep-alive clients; "
-                    f"{m['calls_per_s']:.0f} calls/s")
+                    f"{m['calls_per_s']:.0f} calls/s; every cycle closes one more execution")
             if m["errors"]:
                 note += f"; errors: {'; '.join(m['errors'])}"
             if key == "local":

@@ -57,9 +57,9 @@ ONE_SLOT = (("raw", "raw", "WARNING"), ("swfd", "swfd", "WARNING"),
             ("simpleflow", "simpleflow", "WARNING"), ("swfd-info", "swfd", "INFO"))
 
 
-def one_slot_rounds(res: Results, swf, endpoint_url: str, n: int, rounds: int,
-                    tmpdir: str, measured: dict) -> None:
-    """One process of each kind, all started at once; interleaved rounds, medians kept.
+def interleaved_rounds(res: Results, swf, endpoint_url: str, n: int, rounds: int,
+                       tmpdir: str, measured: dict, slots: int, plan: tuple) -> None:
+    """``slots`` processes of each kind, all started at once; interleaved rounds, medians kept.
 
     Interleaving spreads whatever else the machine is doing over every kind
     alike; a kind that waits its turn sits in a long poll (no CPU).
@@ -67,29 +67,30 @@ def one_slot_rounds(res: Results, swf, endpoint_url: str, n: int, rounds: int,
     started: dict[str, workers.Workers] = {}
     per_round: dict[str, list[dict]] = {}
     try:
-        for key, kind, level in ONE_SLOT:
+        for key, kind, level in plan:
+            task_list = f"{key}-{slots}"
             try:
-                w = workers.start(kind, endpoint_url, DOMAIN, f"{key}-1", 1, tmpdir, level)
+                w = workers.start(kind, endpoint_url, DOMAIN, task_list, slots, tmpdir, level)
                 started[key] = w
-                warm_up(swf, w, f"{key}-1")
+                warm_up(swf, w, task_list)
             except Exception as exc:  # noqa: BLE001 - e.g. simpleflow missing
-                measured[(key, 1)] = {"error": f"{type(exc).__name__}: {exc}"}
-                res.log(f"  {key} x1: {measured[(key, 1)]['error']}")
+                measured[(key, slots)] = {"error": f"{type(exc).__name__}: {exc}"}
+                res.log(f"  {key} x{slots}: {measured[(key, slots)]['error']}")
                 started.pop(key, None)
         keys = list(started)
         for r in range(rounds):
             order = keys[r % len(keys):] + keys[:r % len(keys)] if keys else []
             for key in order:
                 try:
-                    m = measure_batch(swf, started[key], f"{key}-1", n,
+                    m = measure_batch(swf, started[key], f"{key}-{slots}", n,
                                       timeout_for(started[key].kind, n))
                     per_round.setdefault(key, []).append(m)
-                    res.log(f"  {key} x1 round {r + 1}: {m}")
+                    res.log(f"  {key} x{slots} round {r + 1}: {m}")
                 except Exception as exc:  # noqa: BLE001
-                    measured[(key, 1)] = {"error": f"{type(exc).__name__}: {exc}"}
+                    measured[(key, slots)] = {"error": f"{type(exc).__name__}: {exc}"}
         for key, rounds_done in per_round.items():
-            if (key, 1) not in measured:
-                measured[(key, 1)] = combine(rounds_done)
+            if (key, slots) not in measured:
+                measured[(key, slots)] = combine(rounds_done)
     finally:
         for w in started.values():
             w.stop()
@@ -99,22 +100,10 @@ def cpu_and_throughput(res: Results, endpoint_url: str, n: int, rounds: int,
                        tmpdir: str) -> None:
     swf = driver.client(endpoint_url)
     measured: dict[tuple[str, int], dict] = {}
-    one_slot_rounds(res, swf, endpoint_url, n, rounds, tmpdir, measured)
-    for kind in workers.KINDS:  # two processes: one round each (throughput)
-        task_list = f"{kind}-2"
-        try:
-            w = workers.start(kind, endpoint_url, DOMAIN, task_list, 2, tmpdir)
-        except Exception as exc:  # noqa: BLE001
-            measured[(kind, 2)] = {"error": f"{type(exc).__name__}: {exc}"}
-            continue
-        try:
-            warm_up(swf, w, task_list)
-            measured[(kind, 2)] = m = measure_batch(swf, w, task_list, n, timeout_for(kind, n))
-            res.log(f"  {kind} x2: {m}")
-        except Exception as exc:  # noqa: BLE001
-            measured[(kind, 2)] = {"error": f"{type(exc).__name__}: {exc}"}
-        finally:
-            w.stop()
+    interleaved_rounds(res, swf, endpoint_url, n, rounds, tmpdir, measured, 1, ONE_SLOT)
+    # Two processes each (throughput under contention); fewer rounds.
+    interleaved_rounds(res, swf, endpoint_url, n, max(2, rounds // 2), tmpdir, measured, 2,
+                       ONE_SLOT[:3])
     res.series["workers"] = {f"{k}x{s}": v for (k, s), v in measured.items()}
 
     def get(kind: str, slots: int, key: str) -> float | None:
@@ -162,9 +151,9 @@ def cpu_and_throughput(res: Results, endpoint_url: str, n: int, rounds: int,
                 continue
             res.add(fig, f"{names[kind]} x{slots}", value, "tasks/s",
                     ratio=ratio(value, base, "raw loop")[1],
-                    note=(f"{slots} worker processes" + (
-                        "; 2 cores shared with the endpoint and the driver: contention"
-                        if slots > 1 else "")))
+                    note=("1 worker process, median of the rounds" if slots == 1 else
+                          "2 worker processes, median of the rounds; 2 cores shared with the "
+                          "endpoint and the driver: contention"))
 
 
 def idle_and_memory(res: Results, endpoint_url: str, idle_seconds: float, tmpdir: str) -> None:
