@@ -234,7 +234,10 @@ def test_heartbeat_errors_are_retried_and_the_task_survives_an_endpoint_restart(
     decider = h.LoopThread("decider", settings, h.pool_of(settings, "decider"), registry)
     worker.start(), decider.start()
     try:
-        run = run_activity(client, domain, {"activity": "Heartbeat", "input": {"seconds": 4}})
+        # Scheduled with a 10 s heartbeat timeout so the outage cannot time it out; the
+        # worker still beats every 0.67 s (a third of the declared 2 s).
+        run = run_activity(client, domain, {"activity": "Heartbeat", "input": {"seconds": 4},
+                                            "heartbeat_timeout": 10})
         h.wait_for_event(client, domain, run, "ActivityTaskStarted")
         endpoint.stop()
         wait_for(lambda: any("heartbeat failed" in r.getMessage() for r in caplog.records),
