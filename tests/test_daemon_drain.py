@@ -59,9 +59,13 @@ def test_term_with_polls_outstanding_still_processes_a_task_scheduled_after_it(d
         }])
 
     decide("before")
-    wait_for(lambda: d.count(run, "ActivityTaskCompleted") == 1, 30, message="first activity")
-    # The worker answered and went straight back to a 5 s poll: TERM it now, then
-    # schedule a task while that poll is outstanding.
+    done = wait_for(lambda: [e for e in d.history(run)
+                             if e["eventType"] == "ActivityTaskCompleted"], 30,
+                    message="first activity")
+    # The worker answered and went straight back to a 5 s poll. TERM it in the
+    # middle of that poll (1 s in), then schedule a task while the poll is open.
+    completed_at = done[0]["eventTimestamp"].timestamp()
+    wait_for(lambda: time.time() >= completed_at + 1.0, 10, message="1 s into the poll")
     d.signal(signal.SIGTERM)
     wait_for(lambda: "SIGTERM: draining" in d.text(), 10, message="the drain")
     decide("after")
