@@ -43,7 +43,9 @@ DOWN = (
 class Endpoint:
     """``swfd local`` in a subprocess; ``url`` once it printed its ready line."""
 
-    def __init__(self, database: str, port: int, module: str = "swfd.local") -> None:
+    def __init__(
+        self, database: str, port: int, module: str = "swfd.local", extra: tuple = ()
+    ) -> None:
         args = [sys.executable, "-m", module] + (["local"] if module == "swfd.cli" else [])
         args += [
             "--host",
@@ -54,11 +56,13 @@ class Endpoint:
             database,
             "--poll-timeout",
             "1",
+            *extra,
         ]
         self.process = subprocess.Popen(
             args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
         self.url = ""
+        self.errors = ""
 
     def ready(self, timeout: float = 20.0) -> Endpoint:
         line = self._read_line(timeout)
@@ -91,11 +95,12 @@ class Endpoint:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(5)
-        errors = self.process.stderr.read() if not self.process.stderr.closed else ""
+        if not self.process.stderr.closed:
+            self.errors += self.process.stderr.read()
         for stream in (self.process.stdout, self.process.stderr):
             stream.close()
         # A traceback means an InternalFailure (or a crash at shutdown): never expected.
-        assert "Traceback" not in errors and "ERROR" not in errors, errors
+        assert "Traceback" not in self.errors and "ERROR" not in self.errors, self.errors
         return self.process.returncode
 
 
@@ -103,8 +108,8 @@ class Endpoint:
 def endpoints():
     started: list[Endpoint] = []
 
-    def launch(database: str, port: int, module: str = "swfd.local") -> Endpoint:
-        endpoint = Endpoint(database, port, module)
+    def launch(database: str, port: int, module: str = "swfd.local", extra: tuple = ()) -> Endpoint:
+        endpoint = Endpoint(database, port, module, extra)
         started.append(endpoint)
         return endpoint
 
@@ -296,3 +301,11 @@ def test_signals_stop_cleanly_and_state_persists(tmp_path, endpoints, signum):
     assert endpoint.stop() == 0
     again = endpoints(database, free_port()).ready()
     assert make_boto3_client(again.url).describe_domain(name="d")["domainInfo"]["name"] == "d"
+
+
+def test_debug_logs_each_request(tmp_path, endpoints):
+    endpoint = endpoints(str(tmp_path / "swf.sqlite3"), free_port(), extra=("--debug",)).ready()
+    make_boto3_client(endpoint.url).list_domains(registrationStatus="REGISTERED")
+    assert endpoint.stop() == 0
+    assert '"POST / HTTP/1.1" 200' in endpoint.errors
+    assert "botocore" not in endpoint.errors  # only the endpoint's own lines

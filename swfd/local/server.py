@@ -450,9 +450,10 @@ def main_local(argv: list[str]) -> int:
         print(f"swfd local: --port must be 0-65535, got {args.port}", file=sys.stderr)
         return 2
     logging.basicConfig(
-        level=logging.DEBUG if args.debug else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if args.debug:  # the endpoint's own requests, not botocore's chatter
+        logging.getLogger("swfd.local").setLevel(logging.DEBUG)
     from swfd.local.engine import EndpointLockedError
 
     endpoint = LocalEndpoint(
