@@ -146,7 +146,7 @@ def test_history_quota_of_25000_events_terminates(swf_client, domain):
     )["events"][0]
     assert last["eventType"] == "WorkflowExecutionTerminated"
     assert attributes(last)["cause"] == "EVENT_LIMIT_EXCEEDED"
-    assert 25_000 <= last["eventId"] <= 25_000 + 1100  # see pending_local_polling.py
+    assert last["eventId"] <= 25_000  # never longer than the quota, whatever the batch
 
 
 def test_retention_zero_drops_closed_executions(swf_client):
