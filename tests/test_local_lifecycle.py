@@ -270,3 +270,13 @@ def test_signal_and_cancel_external(swf_client, domain):
     assert find(sender_events, "ExternalWorkflowExecutionCancelRequested")
     failed = attributes(find(sender_events, "SignalExternalWorkflowExecutionFailed")[0])
     assert failed["cause"] == "UNKNOWN_EXTERNAL_WORKFLOW_EXECUTION"
+
+
+@pytest.mark.parametrize("policy", ["TERMINATE", "REQUEST_CANCEL", "ABANDON"])
+def test_child_policy_on_parent_that_completes(swf_client, domain, policy):
+    _types(swf_client, domain)
+    parent, child = _start_parent_with_child(swf_client, domain, policy)
+    task = poll_decision(swf_client, domain, "parent")
+    respond(swf_client, task, [decision("CompleteWorkflowExecution")])
+    assert is_closed(swf_client, domain, parent) == "COMPLETED"
+    _check_child(swf_client, domain, child, policy)
