@@ -62,6 +62,9 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
     allow_reuse_address = True
+    # socketserver's default backlog of 5 drops SYNs when many pool processes connect at
+    # once (each drop costs the client a 1 s retransmit); the endpoint serves many clients.
+    request_queue_size = 128
 
     def __init__(self, address, handler, engine, access_log: bool) -> None:
         self.engine = engine
