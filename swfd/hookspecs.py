@@ -12,6 +12,23 @@ Order of calls in the daemon:
    types are registered with SWF from it.
 2. master forks the pools; in each child, before its first poll:
    ``swfd_worker_init(pool, kind)``.
+
+What the handlers you return receive (see ``swfd.worker.ActivityTask`` and
+``swfd.decider.DecisionTask``):
+
+- an activity handler gets ``task.input`` (decoded per the codec),
+  ``task.heartbeat(details)`` (sent by swfd's heartbeat thread),
+  ``task.cancel_requested`` (answer with ``raise swfd.Canceled(details)``),
+  ``task.activity_id``, ``task.activity_type``, ``task.workflow_execution``,
+  ``task.task_token``; its return value is the result (encoded per the codec);
+  an exception fails the task with the exception as reason and the
+  traceback as details.
+- decision logic gets ``task.events`` (all pages, swfd's own retry markers and
+  timers removed), ``task.history`` (``swfd.history.History`` over them),
+  ``task.new_events``, ``task.raw_events``, ``task.input``,
+  ``task.workflow_execution``, ``task.workflow_type``, ``task.attempt``; it
+  returns ``swfd.Decisions``. An exception is recorded as a
+  ``swfd:decider-error`` marker and the call is retried after a backoff timer.
 """
 
 from __future__ import annotations
