@@ -309,6 +309,13 @@ def test_bad_header_line_is_a_400(fake):
 
 def test_missing_content_length_is_refused(fake):
     engine, endpoint = fake
+    for length in ("-5", "abc"):
+        answer = _raw_exchange(
+            endpoint,
+            f"POST / HTTP/1.1\r\nX-Amz-Target: {TARGET}ListDomains\r\n"
+            f"Content-Length: {length}\r\n\r\n{{}}".encode(),
+        )
+        assert answer.startswith(b"HTTP/1.1 400 ") and b"Bad Content-Length" in answer
     answer = _raw_exchange(
         endpoint, f"POST / HTTP/1.1\r\nX-Amz-Target: {TARGET}ListDomains\r\n\r\n".encode()
     )

@@ -12,8 +12,9 @@ Protocol decisions, where SWF's own behaviour is not published:
   16 MB, beyond that the connection is closed) so the client reads the answer.
 * Malformed JSON or a body that is not a JSON object: 400
   ``SerializationException``. An unknown operation or target prefix: 400
-  ``UnknownOperationException``. A method other than POST, or a path other
-  than ``/``: 404/405 with the same JSON error form.
+  ``UnknownOperationException``, as is a path other than ``/``; a method
+  other than POST is a 405 with the same JSON error form. A missing or bad
+  ``Content-Length`` is a 400 ``SerializationException`` (connection closed).
 * Operations without an output shape answer 200 with an empty body, as SWF does.
 * Anything unexpected is logged with its traceback and answered 500
   ``InternalFailure``; that is a bug, never a designed answer.
@@ -209,8 +210,10 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             length = int(header)
         except ValueError:
+            length = -1
+        if length < 0:
             self.close_connection = True
-            raise SWFFault("SerializationException", f"Bad Content-Length {header!r}") from None
+            raise SWFFault("SerializationException", f"Bad Content-Length {header!r}")
         if length > MAX_REQUEST_BYTES:
             self._drain(length)
             raise SWFFault(
