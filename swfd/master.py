@@ -296,19 +296,31 @@ class Arbiter:
         stopping = self.phase in (Phase.DRAINING, Phase.STOPPING)
         if child.group == self.registrar:
             self.registrar_exited(child, group, code, text, ran_for, now)
+        elif child.group == self.endpoint:
+            self.endpoint_exited(child, group, text, ran_for, now)
         elif stopping:
             log.info("%s pid %d exited (%s)", child.group, child.pid, text)
-        elif child.group == self.endpoint:
-            if self.phase is Phase.ENDPOINT:
-                self.fail(f"the local endpoint exited during startup ({text}); see its log")
-                return
-            group.health.record_exit(now, ran_for, text, recycle=False)
-            if group.health.failed:
-                self.fail(f"the local endpoint keeps dying: {group.health.failed_reason}")
-            else:
-                log.error("the local endpoint (pid %d) died (%s); restarting it", child.pid, text)
         else:
             self.pool_child_exited(child, group, code, text, ran_for, now)
+
+    def endpoint_exited(
+        self, child: Child, group: Group, text: str, ran_for: float, now: float
+    ) -> None:
+        """Restarted with backoff while anything may still need it, even during a drain."""
+        if self.endpoint_kill_at is not None:
+            log.info("endpoint pid %d exited (%s)", child.pid, text)
+            return
+        if self.phase is Phase.ENDPOINT:
+            self.fail(f"the local endpoint exited during startup ({text}); see its log")
+            return
+        delay = group.health.record_exit(now, ran_for, text, recycle=False)
+        if group.health.failed:
+            self.fail(f"the local endpoint keeps dying: {group.health.failed_reason}")
+        else:
+            log.error(
+                "the local endpoint (pid %d) died (%s); restarting it in %.1fs",
+                child.pid, text, delay,
+            )
 
     def pool_child_exited(
         self, child: Child, group: Group, code: int, text: str, ran_for: float, now: float

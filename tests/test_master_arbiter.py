@@ -492,6 +492,22 @@ def test_endpoint_that_dies_while_running_is_restarted(master):
     assert len(m.spawned("worker:a")) == 1 and len(m.spawned("registrar")) == 1
     m.signal(signal.SIGTERM)
     assert m.wait() == 0
+    assert len(m.lines("exit", "endpoint")) == 1  # the second one, stopped last
+
+
+def test_endpoint_that_dies_during_a_drain_is_restarted_for_the_children(master):
+    m = master(pools=[{"name": "worker:a", "behaviour": "obedient", "term_delay": 3.0}],
+               endpoint={"port": free_port(), "delay": 0.1}, registrar_failures=0)
+    wait_for(lambda: m.ready(1), 20, message="READY=1")
+    m.signal(signal.SIGTERM)
+    wait_for(lambda: m.lines("signal", "worker:a"), 10, message="TERM forwarded")
+    os.kill(m.spawned("endpoint")[0], signal.SIGKILL)
+    wait_for(lambda: len(m.spawned("endpoint")) == 2, 10, message="a new endpoint")
+    assert m.wait() == 0
+    rows = m.lines()
+    worker_exit = next(i for i, r in enumerate(rows) if r[:2] == ["exit", "worker:a"])
+    endpoint_term = next(i for i, r in enumerate(rows) if r[:2] == ["signal", "endpoint"])
+    assert worker_exit < endpoint_term
 
 
 def test_children_are_named_after_their_pool(master):
