@@ -387,3 +387,11 @@ def test_nan_and_infinity_are_not_json(fake):
             status == 400 and b"#SerializationException" in answer and constant.encode() in answer
         )
     assert engine.calls == []
+
+
+def test_deeply_nested_json_is_a_serialization_error(fake):
+    engine, endpoint = fake
+    body = b'{"registrationStatus":"REGISTERED","x":' + b"[" * 200_000 + b"]" * 200_000 + b"}"
+    status, _, answer = raw(endpoint, body)
+    assert status == 400 and b"nested too deeply" in answer
+    assert engine.calls == []

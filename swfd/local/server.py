@@ -258,6 +258,10 @@ class _Handler(BaseHTTPRequestHandler):
             raise SWFFault(
                 "SerializationException", f"Malformed JSON request body: {exc}"
             ) from None
+        except RecursionError:
+            raise SWFFault(
+                "SerializationException", "Malformed JSON request body: nested too deeply"
+            ) from None
         if not isinstance(params, dict):
             raise SWFFault(
                 "SerializationException",
