@@ -137,3 +137,132 @@ def test_every_decision_type_with_every_attribute(swf_client, local_endpoint):
     assert {kind: status for kind, (status, _) in answers.items()} == {
         kind: 200 for kind in answers
     }, answers
+
+
+def test_random_operation_sequences_never_500(tmp_path):
+    """A seeded random walk over every operation, reusing real task tokens and run ids."""
+    import random
+    import time
+
+    from swfd.local.server import LocalEndpoint
+
+    rnd = random.Random(20261123)
+    model = botocore.session.get_session().get_service_model("swf")
+    endpoint = LocalEndpoint(database=str(tmp_path / "walk.sqlite3"), poll_timeout=0.05).start()
+    conn = http.client.HTTPConnection("127.0.0.1", endpoint.port, timeout=10)
+    tokens: list[str] = []
+    runs: list[tuple[str, str]] = []
+
+    def call(operation: str, body: dict) -> tuple[int, bytes]:
+        conn.request(
+            "POST",
+            "/",
+            body=json.dumps(body),
+            headers={"X-Amz-Target": f"SimpleWorkflowService.{operation}"},
+        )
+        response = conn.getresponse()
+        return response.status, response.read()
+
+    def value(shape, member: str = ""):
+        kind = shape.type_name
+        if kind == "structure":
+            return {
+                name: value(sub, name)
+                for name, sub in shape.members.items()
+                if name in shape.required_members or rnd.random() < 0.5
+            }
+        if kind == "list":
+            return [value(shape.member, member) for _ in range(rnd.randint(0, 3))]
+        if kind == "string":
+            if shape.enum:
+                return rnd.choice(shape.enum)
+            if member == "taskToken" and tokens:
+                return rnd.choice(tokens)
+            if member == "runId" and runs:
+                return rnd.choice(runs)[1]
+            if member == "workflowId" and runs and rnd.random() < 0.7:
+                return rnd.choice(runs)[0]
+            if shape.name.startswith("Duration"):
+                return rnd.choice(["0", "1", "2", "NONE", "3600"])
+            if shape.name == "TaskPriority":
+                return str(rnd.randint(-5, 5))
+            if member == "domain":
+                return "d"
+            if member == "version":
+                return "1.0"
+            return rnd.choice(["d", "W", "A", "x", "t1", "1.0", "0", "1"])
+        if kind in ("integer", "long"):
+            return rnd.randint(0, 5)
+        if kind == "boolean":
+            return rnd.random() < 0.5
+        return rnd.choice([0, time.time(), time.time() + 100])  # timestamp
+
+    try:
+        call("RegisterDomain", {"name": "d", "workflowExecutionRetentionPeriodInDays": "1"})
+        for name in ("W", "A", "x"):
+            call(
+                "RegisterWorkflowType",
+                {
+                    "domain": "d",
+                    "name": name,
+                    "version": "1.0",
+                    "defaultTaskList": {"name": "x"},
+                    "defaultExecutionStartToCloseTimeout": "5",
+                    "defaultTaskStartToCloseTimeout": "2",
+                    "defaultChildPolicy": "TERMINATE",
+                },
+            )
+            call(
+                "RegisterActivityType",
+                {
+                    "domain": "d",
+                    "name": name,
+                    "version": "1.0",
+                    "defaultTaskList": {"name": "x"},
+                    "defaultTaskHeartbeatTimeout": "2",
+                    "defaultTaskScheduleToCloseTimeout": "5",
+                    "defaultTaskScheduleToStartTimeout": "3",
+                    "defaultTaskStartToCloseTimeout": "3",
+                },
+            )
+        skip = {
+            "RegisterDomain",
+            "DeprecateDomain",
+            "DeleteWorkflowType",
+            "DeleteActivityType",
+            "DeprecateWorkflowType",
+            "DeprecateActivityType",
+        }
+        operations = [op for op in model.operation_names if op not in skip]
+        weights = [
+            {
+                "StartWorkflowExecution": 5,
+                "PollForDecisionTask": 6,
+                "PollForActivityTask": 6,
+                "RespondDecisionTaskCompleted": 8,
+                "RespondActivityTaskCompleted": 3,
+            }.get(op, 1)
+            for op in operations
+        ]
+        statuses: dict[int, int] = {}
+        deadline = time.monotonic() + 4
+        for _ in range(3000):
+            if time.monotonic() > deadline:
+                break
+            operation = rnd.choices(operations, weights=weights)[0]
+            body = value(model.operation_model(operation).input_shape)
+            if operation == "StartWorkflowExecution":
+                body["workflowType"] = {"name": rnd.choice(["W", "A", "x"]), "version": "1.0"}
+            status, payload = call(operation, body)
+            statuses[status] = statuses.get(status, 0) + 1
+            assert status in (200, 400), (operation, body, payload[:300])
+            if status == 200 and operation.startswith("PollFor"):
+                token = json.loads(payload).get("taskToken")
+                if token:
+                    tokens[:] = [*tokens[-29:], token]
+            if status == 200 and operation == "StartWorkflowExecution":
+                runs.append((body["workflowId"], json.loads(payload)["runId"]))
+    finally:
+        conn.close()
+        endpoint.stop()
+    assert statuses.get(200, 0) > 100 and statuses.get(400, 0) > 100
