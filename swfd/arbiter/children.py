@@ -137,8 +137,14 @@ def preload(settings: Any) -> None:
         import swfd.worker
 
         if settings.is_embedded:
-            import swfd.local.server  # noqa: F401
-        botocore.session.get_session().get_service_model("swf")
+            import swfd.local.server
+        # Warm botocore's loader where the children's clients will find it (shared
+        # copy-on-write); until swfd.swf.client offers that, at least parse the model.
+        warm = getattr(swfd.swf.client, "preload_for_fork", None)
+        if warm is not None:
+            warm()
+        else:
+            botocore.session.get_session().get_service_model("swf")
     except ImportError as exc:
         raise StartupError(f"swfd is incompletely installed: {exc}", EXIT_ERROR) from exc
 
