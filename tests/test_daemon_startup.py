@@ -108,3 +108,24 @@ def test_json_logs_carry_pid_pool_and_task_context_but_no_payload(daemon):
                           if r["pool"] == "decider:test" and "decisionStartedEventId" in r]
     assert decider_task_lines
     assert all(r["runId"] == run["runId"] for r in decider_task_lines)
+
+
+def test_database_directory_that_cannot_be_made_exits_2(daemon, tmp_path):
+    d = daemon(POOLS)
+    (tmp_path / "state").write_text("a file where the directory should be")
+    done = subprocess.run([sys.executable, "-m", "swfd.cli", "--config", str(d.config)],
+                          env=d.env, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2
+    assert "[embedded] database = " in done.stderr and "cannot create" in done.stderr
+
+
+def test_second_daemon_on_the_same_pidfile_is_refused(daemon):
+    d = daemon(POOLS).start().wait_ready()
+    done = subprocess.run([sys.executable, "-m", "swfd.cli", "--config", str(d.config)],
+                          env=d.env, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 1
+    assert f"held by a running swfd (pid {d.proc.pid})" in done.stderr
+    assert "spawned" not in done.stderr
+    assert d.pidfile.read_text().strip() == str(d.proc.pid)
+    d.signal(signal.SIGTERM)
+    assert d.wait(60) == 0
