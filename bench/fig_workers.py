@@ -73,10 +73,15 @@ def interleaved_rounds(res: Results, swf, endpoint_url: str, n: int, rounds: int
                 w = workers.start(kind, endpoint_url, DOMAIN, task_list, slots, tmpdir, level)
                 started[key] = w
                 warm_up(swf, w, task_list)
-            except Exception as exc:  # noqa: BLE001 - e.g. simpleflow missing
+            except workers.NotMeasured as exc:
+                measured[(key, slots)] = {"error": str(exc)}
+                continue
+            except Exception as exc:  # noqa: BLE001 - reported in the table
                 measured[(key, slots)] = {"error": f"{type(exc).__name__}: {exc}"}
                 res.log(f"  {key} x{slots}: {measured[(key, slots)]['error']}")
-                started.pop(key, None)
+                broken = started.pop(key, None)
+                if broken is not None:
+                    broken.stop()
         keys = list(started)
         for r in range(rounds):
             order = keys[r % len(keys):] + keys[:r % len(keys)] if keys else []
@@ -188,7 +193,7 @@ def idle_and_memory(res: Results, endpoint_url: str, idle_seconds: float, tmpdir
             pids = [p for p in pids_of[kind] if p in alive]
             per = {p: (after[p] - before[p]) / 1e9 for p in pids}
             worst = max(per.values()) if per else 0.0
-            res.add("3. idle CPU per process", f"{kind} ({len(pids)} processes)",
+            res.add("3. idle CPU per process", f"{kind} ({len(pids)} process{'es' if len(pids) > 1 else ''})",
                     100 * worst / elapsed, "% CPU", target="< 0.5 %",
                     met=100 * worst / elapsed < 0.5,
                     note=f"busiest process of the tree over {elapsed:.0f} s (schedstat, all "
@@ -211,23 +216,25 @@ def report_memory(res: Results, memory: dict, errors: dict) -> None:
         pss = [data[p]["pss"] for p in slots if p in data]
         uss = [data[p]["uss"] for p in slots if p in data]
         rss = [data[p]["rss"] for p in slots if p in data]
-        if not pss:
-            continue
-        parents = [v for k, v in data.items() if k not in slots and k != "workers"]
-        mean = sum(pss) / len(pss) / MiB
-        series[kind] = {"pss": mean, "uss": sum(uss) / len(uss) / MiB,
-                        "rss": sum(rss) / len(rss) / MiB}
-        note = (f"mean of {len(pss)} worker processes; USS {series[kind]['uss']:.1f} MiB, "
-                f"RSS {series[kind]['rss']:.1f} MiB")
-        if parents:
-            note += "; parent PSS " + ", ".join(f"{p['pss'] / MiB:.1f}" for p in parents) + " MiB"
+        if pss:
+            series[kind] = {"pss": sum(pss) / len(pss) / MiB, "uss": sum(uss) / len(uss) / MiB,
+                            "rss": sum(rss) / len(rss) / MiB,
+                            "parents": [v["pss"] / MiB for k, v in data.items()
+                                        if k not in slots and k != "workers"]}
+    raw_pss = series.get("raw", {}).get("pss")
+    for kind, m in series.items():
+        note = (f"mean of {len(memory[kind]['workers'])} worker process(es); USS {m['uss']:.1f} "
+                f"MiB, RSS {m['rss']:.1f} MiB")
+        if m["parents"]:
+            note += "; parent PSS " + ", ".join(f"{p:.1f}" for p in m["parents"]) + " MiB"
+        vs_raw = ratio(m["pss"], raw_pss, "raw loop PSS")[1] if kind != "raw" else ""
         if kind == "swfd" and alone:
-            share = mean / (alone["rss"] / MiB)
-            res.add(fig, "swfd worker, forked after import (PSS)", mean, "MiB",
-                    ratio=f"{share:.2f}x standalone RSS ({alone['rss'] / MiB:.1f} MiB)",
+            share = m["pss"] / (alone["rss"] / MiB)
+            res.add(fig, "swfd worker, forked after import (PSS)", m["pss"], "MiB",
+                    ratio=f"{share:.2f}x standalone RSS ({alone['rss'] / MiB:.1f} MiB), {vs_raw}",
                     target="<= 0.40x standalone RSS", met=share <= 0.40, note=note)
         else:
-            res.add(fig, f"{kind} worker (PSS)", mean, "MiB", note=note)
+            res.add(fig, f"{kind} worker (PSS)", m["pss"], "MiB", ratio=vs_raw, note=note)
     for kind, error in errors.items():
         res.missing(fig, kind, error)
     res.series["memory"] = series

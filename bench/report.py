@@ -21,6 +21,7 @@ def machine() -> dict[str, str]:
         "CPU": cpu_model(),
         "Python": platform.python_version(),
         "kernel": platform.release(),
+        "load average at start (1, 5, 15 min)": ", ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
     for name in PACKAGES:
         try:
@@ -62,6 +63,8 @@ def write_markdown(res: Results, path: str, command: str, seconds: float, plot: 
         "|---|---|",
     ]
     lines += [f"| {k} | {v} |" for k, v in info.items()]
+    lines.append("| load average at end (1, 5, 15 min) | "
+                 + ", ".join(f"{x:.2f}" for x in os.getloadavg()) + " |")
     lines += [
         "",
         "| figure | subject | value | unit | ratio | target | met | note |",
@@ -84,8 +87,11 @@ def write_plot(res: Results, path: str) -> str | None:
     data = res.series.get("workers")
     if not data:
         return None
-    import matplotlib
-
+    try:
+        import matplotlib
+    except ImportError:
+        res.log("no plot: matplotlib is not installed (pip install -e '.[bench]')")
+        return None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

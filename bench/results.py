@@ -51,4 +51,4 @@ def ratio(value: float | None, base: float | None, name: str) -> tuple[float | N
     if not value or not base:
         return None, ""
     r = value / base
-    return r, f"{r:.2f}x {name}"
+    return r, (f"{r:.2f}x {name}" if r >= 0.1 else f"{r:.2g}x {name}")

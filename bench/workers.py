@@ -23,6 +23,10 @@ from bench.procs import all_stats, read_stat, tree_cpu_seconds, tree_pids
 KINDS = ("raw", "swfd", "simpleflow")
 
 
+class NotMeasured(Exception):
+    """A figure's subject cannot run here; the message says why (shown in the table)."""
+
+
 def swfd_config(path: str, url: str, domain: str, task_list: str, processes: int,
                 log_level: str = "WARNING", pool_kind: str = "worker") -> str:
     """A one-pool swfd config against an endpoint URL; the plugin comes from SWFD_PLUGINS."""
@@ -128,8 +132,7 @@ def start(kind: str, url: str, domain: str, task_list: str, slots: int, tmpdir: 
         elif kind == "simpleflow":
             command = simpleflow_command()
             if command is None:
-                raise RuntimeError("not measured: simpleflow is not installed "
-                                   "(pip install -e '.[bench]')")
+                raise NotMeasured("simpleflow is not installed (pip install -e '.[bench]')")
             procs = [subprocess.Popen(command + ["worker.start", "--domain", domain,
                                                  "--task-list", task_list, "--nb-processes",
                                                  str(slots), "--heartbeat", "60"],
