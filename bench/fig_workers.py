@@ -54,7 +54,8 @@ def combine(rounds: list[dict]) -> dict:
 
 
 ONE_SLOT = (("raw", "raw", "WARNING"), ("swfd", "swfd", "WARNING"),
-            ("simpleflow", "simpleflow", "WARNING"), ("swfd-info", "swfd", "INFO"))
+            ("simpleflow", "simpleflow", "WARNING"), ("swfd-info", "swfd", "INFO"),
+            ("swfd-daemon", "swfd-daemon", "WARNING"))
 
 
 def interleaved_rounds(res: Results, swf, endpoint_url: str, n: int, rounds: int,
@@ -119,7 +120,8 @@ def cpu_and_throughput(res: Results, endpoint_url: str, n: int, rounds: int,
     raw = get("raw", 1, "cpu_ms_per_task")
     peer = get("simpleflow", 1, "cpu_ms_per_task")
     names["swfd-info"] = "swfd worker, log_level INFO (json)"
-    for kind in (*workers.KINDS, "swfd-info"):
+    names["swfd-daemon"] = "swfd worker under the real master (swfd --config; tree incl. master)"
+    for kind in (*workers.KINDS, "swfd-info", "swfd-daemon"):
         value = get(kind, 1, "cpu_ms_per_task")
         m = measured.get((kind, 1), {})
         if value is None:
@@ -132,6 +134,7 @@ def cpu_and_throughput(res: Results, endpoint_url: str, n: int, rounds: int,
                 f"{lost} not completed")
         if kind != "swfd-info":
             note += "; log level WARNING"
+
         if kind == "swfd":
             r_raw, s_raw = ratio(value, raw, "raw loop")
             r_peer, s_peer = ratio(value, peer, "simpleflow")

@@ -2,7 +2,8 @@
 
 ``raw``: one ``bench.rawworker`` process per slot. ``swfd``: ``bench.swfd_launch``
 (imports, ``gc.freeze()``, forks the slots like the master). ``swfd-standalone``:
-the same worker loop unforked. ``simpleflow``: ``simpleflow worker.start -N slots``
+the same worker loop unforked. ``swfd-daemon``: the real ``swfd --config`` master
+with one worker pool (its tree includes the master). ``simpleflow``: ``simpleflow worker.start -N slots``
 (a supervisor, one poller per slot, one forked child per task), pointed at the
 endpoint with ``AWS_ENDPOINT_URL_SWF``.
 """
@@ -76,7 +77,7 @@ class Workers:
 
     def worker_pids(self) -> list[int]:
         """The processes that poll: the slots (not the launcher or the supervisor)."""
-        if self.kind in ("swfd", "simpleflow"):
+        if self.kind in ("swfd", "swfd-daemon", "simpleflow"):
             root = self.roots[0]
             return sorted(p for p in self.pids() if (st := read_stat(p)) and st.ppid == root)
         return self.roots
@@ -121,12 +122,18 @@ def start(kind: str, url: str, domain: str, task_list: str, slots: int, tmpdir: 
             procs = [subprocess.Popen([sys.executable, "-m", "bench.rawworker", url, domain,
                                        task_list], stdout=out, stderr=subprocess.STDOUT,
                                       env=env, cwd=ROOT) for _ in range(slots)]
-        elif kind in ("swfd", "swfd-standalone"):
+        elif kind in ("swfd", "swfd-standalone", "swfd-daemon"):
             config = swfd_config(os.path.join(tmpdir, f"{kind}-{task_list}.ini"), url, domain,
                                  task_list, slots, log_level, pool_kind)
             args = [sys.executable, "-m", "bench.swfd_launch", config]
             if kind == "swfd-standalone":
                 args.append("--standalone")
+            elif kind == "swfd-daemon":  # the real master, a worker pool only
+                try:
+                    from swfd.master import run  # noqa: F401
+                except Exception as exc:
+                    raise NotMeasured(f"swfd.master not available ({exc})") from exc
+                args = [sys.executable, "-m", "swfd.cli", "--config", config]
             procs = [subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env,
                                       cwd=ROOT)]
         elif kind == "simpleflow":
@@ -140,7 +147,7 @@ def start(kind: str, url: str, domain: str, task_list: str, slots: int, tmpdir: 
         else:
             raise ValueError(f"unknown worker kind {kind!r}")
     workers = Workers(kind, procs, slots, log)
-    if kind in ("swfd", "simpleflow"):  # wait for the forked slots (bounded)
+    if kind in ("swfd", "swfd-daemon", "simpleflow"):  # wait for the forked slots (bounded)
         deadline = time.monotonic() + 30
         while len(workers.worker_pids()) < slots:
             workers.check_alive()
