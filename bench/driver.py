@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import boto3
 from botocore.config import Config
 
-from bench.procs import free_port, stop, wait_port
+from bench.procs import die_with_parent, free_port, stop, wait_port
 from bench.tasks import ACTIVITY_NAME, ACTIVITY_VERSION, SLEEP_NAME
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -67,6 +67,7 @@ def start_local(poll_timeout: float, database: str | None = None) -> Endpoint:
             [sys.executable, "-m", "swfd.cli", "local", "--host", "127.0.0.1", "--port",
              str(port), "--database", database, "--poll-timeout", str(poll_timeout)],
             stdout=out, stderr=subprocess.STDOUT, env=bench_env(), cwd=ROOT,
+            preexec_fn=die_with_parent,  # noqa: PLW1509
         )
     try:
         wait_port("127.0.0.1", port, 30, proc)
@@ -82,6 +83,7 @@ def start_moto() -> Endpoint:
     proc = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=bench_env(), cwd=ROOT,
+        preexec_fn=die_with_parent,  # noqa: PLW1509
     )
     try:
         wait_port("127.0.0.1", port, 60, proc)

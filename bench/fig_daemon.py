@@ -20,7 +20,7 @@ import tempfile
 import time
 
 from bench import driver
-from bench.procs import children_of, free_port
+from bench.procs import children_of, die_with_parent, free_port
 from bench.results import Results
 from bench.tasks import SLEEP_NAME
 
@@ -87,7 +87,8 @@ class Daemon:
         with open(self.log, "w") as out:
             self.proc = subprocess.Popen([sys.executable, "-m", "swfd.cli", "--config",
                                           self.config], stdout=out, stderr=subprocess.STDOUT,
-                                         env=env, cwd=driver.ROOT)
+                                         env=env, cwd=driver.ROOT,
+                                         preexec_fn=die_with_parent)  # noqa: PLW1509
         deadline = t0 + timeout
         while time.monotonic() < deadline:
             self.sock.settimeout(max(0.01, min(0.5, deadline - time.monotonic())))

@@ -196,7 +196,8 @@ def idle_and_memory(res: Results, endpoint_url: str, idle_seconds: float, tmpdir
             pids = [p for p in pids_of[kind] if p in alive]
             per = {p: (after[p] - before[p]) / 1e9 for p in pids}
             worst = max(per.values()) if per else 0.0
-            res.add("3. idle CPU per process", f"{kind} ({len(pids)} process{'es' if len(pids) > 1 else ''})",
+            plural = "es" if len(pids) > 1 else ""
+            res.add("3. idle CPU per process", f"{kind} ({len(pids)} process{plural})",
                     100 * worst / elapsed, "% CPU", target="< 0.5 %",
                     met=100 * worst / elapsed < 0.5,
                     note=f"busiest process of the tree over {elapsed:.0f} s (schedstat, all "

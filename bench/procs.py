@@ -9,6 +9,8 @@ task) are included once their parent has joined them.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import platform
 import signal
@@ -18,6 +20,18 @@ import time
 from dataclasses import dataclass
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+_LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """``preexec_fn`` for every process the harness starts: SIGTERM when the harness dies,
+    so an interrupted run leaves no endpoint or worker behind.
+
+    (preexec_fn is unsafe only when other threads run at fork time; the harness
+    starts processes only from its main thread while its client threads are joined.)
+    """
+    _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 

@@ -3,9 +3,9 @@
 ``raw``: one ``bench.rawworker`` process per slot. ``swfd``: ``bench.swfd_launch``
 (imports, ``gc.freeze()``, forks the slots like the master). ``swfd-standalone``:
 the same worker loop unforked. ``swfd-daemon``: the real ``swfd --config`` master
-with one worker pool (its tree includes the master). ``simpleflow``: ``simpleflow worker.start -N slots``
-(a supervisor, one poller per slot, one forked child per task), pointed at the
-endpoint with ``AWS_ENDPOINT_URL_SWF``.
+with one worker pool (its tree includes the master). ``simpleflow``:
+``simpleflow worker.start -N slots`` (a supervisor, one poller per slot, one forked
+child per task), pointed at the endpoint with ``AWS_ENDPOINT_URL_SWF``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 
 from bench.driver import ROOT, bench_env
-from bench.procs import all_stats, read_stat, tree_cpu_seconds, tree_pids
+from bench.procs import all_stats, die_with_parent, read_stat, tree_cpu_seconds, tree_pids
 
 KINDS = ("raw", "swfd", "simpleflow")
 
@@ -119,9 +119,11 @@ def start(kind: str, url: str, domain: str, task_list: str, slots: int, tmpdir: 
                     AWS_ENDPOINT_URL_SWF=url)
     with open(log, "w") as out:
         if kind == "raw":
-            procs = [subprocess.Popen([sys.executable, "-m", "bench.rawworker", url, domain,
-                                       task_list], stdout=out, stderr=subprocess.STDOUT,
-                                      env=env, cwd=ROOT) for _ in range(slots)]
+            procs = [subprocess.Popen(
+                [sys.executable, "-m", "bench.rawworker", url, domain, task_list], stdout=out,
+                stderr=subprocess.STDOUT, env=env, cwd=ROOT,
+                preexec_fn=die_with_parent,  # noqa: PLW1509
+            ) for _ in range(slots)]
         elif kind in ("swfd", "swfd-standalone", "swfd-daemon"):
             config = swfd_config(os.path.join(tmpdir, f"{kind}-{task_list}.ini"), url, domain,
                                  task_list, slots, log_level, pool_kind)
@@ -135,7 +137,8 @@ def start(kind: str, url: str, domain: str, task_list: str, slots: int, tmpdir: 
                     raise NotMeasured(f"swfd.master not available ({exc})") from exc
                 args = [sys.executable, "-m", "swfd.cli", "--config", config]
             procs = [subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env,
-                                      cwd=ROOT)]
+                                      cwd=ROOT,
+                                      preexec_fn=die_with_parent)]  # noqa: PLW1509
         elif kind == "simpleflow":
             command = simpleflow_command()
             if command is None:
@@ -143,7 +146,8 @@ def start(kind: str, url: str, domain: str, task_list: str, slots: int, tmpdir: 
             procs = [subprocess.Popen(command + ["worker.start", "--domain", domain,
                                                  "--task-list", task_list, "--nb-processes",
                                                  str(slots), "--heartbeat", "60"],
-                                      stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT)]
+                                      stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
+                                      preexec_fn=die_with_parent)]  # noqa: PLW1509
         else:
             raise ValueError(f"unknown worker kind {kind!r}")
     workers = Workers(kind, procs, slots, log)
