@@ -22,6 +22,7 @@ def machine() -> dict[str, str]:
         "Python": platform.python_version(),
         "kernel": platform.release(),
         "load average at start (1, 5, 15 min)": ", ".join(f"{x:.2f}" for x in os.getloadavg()),
+        "niceness of the run": str(os.nice(0)),
     }
     for name in PACKAGES:
         try:
@@ -118,10 +119,11 @@ def write_plot(res: Results, path: str) -> str | None:
     if endpoint:
         labels, values = [], []
         for key, name in (("local", "swfd local"), ("moto", "moto")):
-            for at, text in (("0", "~0"), ("1000", "+1000")):
-                value = endpoint.get(key, {}).get(at, {}).get("cpu_ms_per_call")
+            for at in ("0", "1000"):
+                window = endpoint.get(key, {}).get(at, {})
+                value = window.get("cpu_ms_per_call")
                 if value:
-                    labels.append(f"{name}\n{text} closed")
+                    labels.append(f"{name}\n{window.get('closed_at_start', 0):,} closed")
                     values.append(value)
         axes[2].bar(labels, values, color=["#1f77b4", "#1f77b4", "#d62728", "#d62728"][
             :len(values)])
