@@ -22,7 +22,16 @@ _PUBLIC = {
     "Canceled": "swfd.errors",
 }
 
-__all__ = sorted(_PUBLIC) + ["__version__"]
+__all__ = [
+    "ActivityDef",
+    "Canceled",
+    "Decisions",
+    "WorkflowDef",
+    "__version__",
+    "activity",
+    "hookimpl",
+    "workflow",
+]
 
 
 def __getattr__(name: str) -> Any:

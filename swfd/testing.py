@@ -35,7 +35,7 @@ def wait_for(
             value = condition()
             if value:
                 return value
-        except Exception as exc:  # the condition may not be ready to evaluate yet
+        except Exception as exc:  # noqa: BLE001 - the condition may not be ready to evaluate yet
             last_error = exc
         if time.monotonic() >= deadline:
             detail = f" (last error: {last_error!r})" if last_error else ""
