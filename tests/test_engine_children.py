@@ -170,3 +170,22 @@ def test_child_policy_reaches_a_child_whose_started_event_hit_the_quota(engine, 
         "domain": "d", "startTimeFilter": {"oldestDate": 0},
         "executionFilter": {"workflowId": "c"}})["executionInfos"]
     assert child[0]["closeStatus"] == "TERMINATED"
+
+
+def test_child_timeout_is_reported_to_the_parent(engine):
+    from swfd.testing import wait_for
+
+    parent = start(engine, "p")
+    decide(engine, poll_decision(engine)["taskToken"],
+           decision("StartChildWorkflowExecution", workflowType=WF, workflowId="c",
+                    executionStartToCloseTimeout="1"))
+
+    def timed_out():
+        found = [e for e in history(engine, parent, "p")
+                 if e["eventType"] == "ChildWorkflowExecutionTimedOut"]
+        return found[0] if found else None
+
+    ev = wait_for(timed_out, timeout=4, interval=0.02, message="ChildWorkflowExecutionTimedOut")
+    assert attrs(ev)["timeoutType"] == "START_TO_CLOSE"
+    assert attrs(ev)["initiatedEventId"] == 5 and attrs(ev)["startedEventId"] == 6
+    assert describe(engine, parent, "p")["openCounts"]["openChildWorkflowExecutions"] == 0
