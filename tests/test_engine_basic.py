@@ -23,6 +23,7 @@ from test_engine_support import (
 )
 
 from swfd.local.faults import SWFFault
+from swfd.testing import wait_for
 
 HELLO = [
     "WorkflowExecutionStarted", "DecisionTaskScheduled", "DecisionTaskStarted",
@@ -84,7 +85,8 @@ def test_waiting_poll_returns_as_soon_as_a_task_arrives():
 
         thread = threading.Thread(target=poll)
         thread.start()
-        time.sleep(0.2)  # let the poll start waiting (the assertion is on latency below)
+        wait_for(lambda: engine.queues.get("D", "d", "tl").cond._waiters, timeout=5,
+                 interval=0.01, message="the poll is waiting")
         started = time.monotonic()
         start(engine)
         thread.join(5)
