@@ -205,3 +205,22 @@ def test_no_credentials_leak_from_the_ini(tmp_path):
     with pytest.raises(Exception, match="unknown key"):
         load(path)
     assert "AKIDINFILE" not in os.environ.get("AWS_ACCESS_KEY_ID", "")
+
+
+def test_preload_for_fork_shares_one_warm_loader_with_later_clients(monkeypatch):
+    """Clients built after the master's preload reuse its parsed models (copy-on-write
+    after fork) instead of each re-parsing botocore's JSON."""
+    import swfd.swf.client as client_module
+
+    monkeypatch.setattr(client_module, "_warm_loader", None)
+    cold = client_module.make_client(None, "us-east-1")
+    assert cold._loader is not None
+    client_module.preload_for_fork()
+    warm = client_module._warm_loader
+    assert warm is not None and cold._loader is not warm
+    aws = client_module.make_client(None, "us-east-1")
+    local = client_module.make_client(
+        "http://127.0.0.1:1", "us-east-1", credentials=client_module.EMBEDDED_CREDENTIALS
+    )
+    assert aws._loader is warm and local._loader is warm
+    assert local._request_signer._credentials.access_key == "swfd-local"
