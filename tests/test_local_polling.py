@@ -47,6 +47,13 @@ def test_empty_poll_waits_poll_timeout_and_answers_empty_token(swf_client, domai
         assert 0.8 <= waited < 3.0
 
 
+def _wait_until_polling(endpoint, kind: str, domain: str, task_list: str) -> None:
+    """Scenario set-up: wait until a poll is parked inside the endpoint on that task list."""
+    queue = endpoint.engine.queues.get(kind, domain, task_list)
+    wait_for(lambda: queue.cond._waiters, timeout=10, interval=0.01,
+             message=f"a poll waiting on {task_list}")
+
+
 def test_waiting_poll_returns_as_soon_as_its_task_arrives(tmp_path):
     from swfd.local.server import LocalEndpoint
 
@@ -65,7 +72,7 @@ def test_waiting_poll_returns_as_soon_as_its_task_arrives(tmp_path):
 
         poller = threading.Thread(target=wait_for_decision, daemon=True)
         poller.start()
-        time.sleep(0.3)  # scenario set-up: the poll is waiting inside the endpoint
+        _wait_until_polling(endpoint, "D", "d", "decide")
         started = time.monotonic()
         execution = start(client, "d", "W")
         poller.join(10)
@@ -179,7 +186,7 @@ def test_task_handed_to_a_vanished_poller_times_out_not_requeued(
         + f"Content-Length: {len(body)}\r\n\r\n".encode()
         + body
     )
-    time.sleep(0.2)  # scenario set-up: the poll is now waiting inside the endpoint
+    _wait_until_polling(local_endpoint, "A", domain, "work")
     dead.close()
     respond(swf_client, task, [schedule_activity("lost", "A", startToCloseTimeout="1")])
     events = wait_for(
