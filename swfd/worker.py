@@ -5,8 +5,10 @@ the slot: it polls only when it has no task in hand, so ``processes`` is the
 pool's concurrency and a task is never taken by a busy process.
 
 The handler runs in the main thread (DESIGN.md); a :class:`TaskSupervisor`
-thread runs beside it for the task's lifetime and is the only place that
-acts while the handler is busy:
+thread, started once per process and handed each task in turn, is the only
+place that acts while the handler is busy (one thread for the process's life,
+not one per task: starting and joining a thread per task cost about a fifth
+of a no-op task's CPU in the bench; idle, it blocks without waking):
 
 - it sends ``RecordActivityTaskHeartbeat`` every
   ``min(heartbeat_interval, declared heartbeat_timeout / 3)`` with the
@@ -132,8 +134,10 @@ class ActivityWorker:
         self.client = client
         self.identity = identity
         self.tasks_done = 0
+        self.supervisor = TaskSupervisor(self)
 
     def run(self) -> int:
+        self.supervisor.start()
         failures = 0
         while not self.lifecycle.draining:
             try:
@@ -201,8 +205,8 @@ class ActivityWorker:
                                 "not started")
             return
         log.info("activity %s %s started", definition.name, definition.version, extra=extra)
-        supervisor = TaskSupervisor(self, task)
-        supervisor.start()
+        supervisor = self.supervisor
+        supervisor.watch(task)
         started = time.monotonic()
         try:
             result = definition.func(task)
@@ -243,8 +247,9 @@ class ActivityWorker:
                      **({} if encoded is None else {"result": encoded}))
 
     def finish(self, task: ActivityTask, supervisor: TaskSupervisor) -> None:
-        """Stop the supervisor; if it already answered (and is exiting), wait for the exit."""
-        supervisor.stop()
+        """Take the task back from the supervisor; if it already answered (and is
+        exiting), wait for the exit."""
+        supervisor.release(task)
         if not task.claim():
             log.warning("handler returned after the task was answered by the supervisor",
                         extra=task.log_context)
@@ -289,59 +294,85 @@ class ActivityWorker:
 
 
 class TaskSupervisor(threading.Thread):
-    """The heartbeat thread of one task: heartbeats, cancel flag, fast stop, hard timeout."""
+    """The worker's heartbeat thread: heartbeats, cancel flag, fast stop, hard timeout.
 
-    def __init__(self, worker: ActivityWorker, task: ActivityTask) -> None:
-        super().__init__(name=f"swfd-heartbeat-{task.activity_id}", daemon=True)
+    The main thread hands it the task it is about to run (``watch``) and takes
+    it back when the handler returns (``release``); in between the supervisor
+    ticks every SUPERVISOR_TICK seconds. Without a task it sleeps on a
+    condition. An answer to SWF is only ever sent after ``task.claim()``, so a
+    release racing a heartbeat or an abandon never answers a task twice.
+    """
+
+    def __init__(self, worker: ActivityWorker) -> None:
+        super().__init__(name="swfd-heartbeat", daemon=True)
         self.worker = worker
-        self.task = task
-        definition = task.definition
-        assert definition is not None
-        self.interval = heartbeat_interval(worker.pool.heartbeat_interval, definition)
-        self.limit = seconds_or_none(definition.start_to_close_timeout)
-        self._stopped = threading.Event()
+        self._changed = threading.Condition()
+        self._task: ActivityTask | None = None
 
-    def stop(self) -> None:
-        """Stop after the current heartbeat; bounded, as claim() settles any race anyway."""
-        self._stopped.set()
-        if self.is_alive() and threading.current_thread() is not self:
-            self.join(timeout=10)
+    def watch(self, task: ActivityTask) -> None:
+        with self._changed:
+            self._task = task
+            self._changed.notify()
+
+    def release(self, task: ActivityTask) -> None:
+        with self._changed:
+            if self._task is task:
+                self._task = None
+            self._changed.notify()
+
+    def watching(self, task: ActivityTask) -> bool:
+        return self._task is task
 
     def run(self) -> None:
+        while True:
+            with self._changed:
+                self._changed.wait_for(lambda: self._task is not None)
+                task = self._task
+            assert task is not None
+            self.supervise(task)
+
+    def supervise(self, task: ActivityTask) -> None:
+        """Tick for one task until the main thread releases it (or the process ends)."""
+        definition = task.definition
+        assert definition is not None
+        interval = heartbeat_interval(self.worker.pool.heartbeat_interval, definition)
+        limit = seconds_or_none(definition.start_to_close_timeout)
         started = time.monotonic()
-        next_beat = started + self.interval
+        next_beat = started + interval
         failures = 0
-        while not self._stopped.wait(SUPERVISOR_TICK):
+        while True:
+            with self._changed:
+                if self._changed.wait_for(lambda: self._task is not task, SUPERVISOR_TICK):
+                    return
             now = time.monotonic()
             if self.worker.lifecycle.fast_stop:
                 reason = self.worker.lifecycle.reason
-                self.abandon(SHUTDOWN_REASON,
+                self.abandon(task, SHUTDOWN_REASON,
                              f"the worker was stopped ({reason}) while the handler ran", EXIT_OK)
-            if self.limit is not None and now - started > self.limit:
+            if limit is not None and now - started > limit:
                 self.abandon(
-                    f"swfd: handler exceeded its declared start_to_close_timeout of "
-                    f"{self.limit:g} s",
+                    task,
+                    f"swfd: handler exceeded its declared start_to_close_timeout of {limit:g} s",
                     "the worker process running it is recycled", EXIT_RECYCLE,
                 )
-            if now >= next_beat and not self.task.gone:
-                if self.beat():
+            if now >= next_beat and not task.gone:
+                if self.beat(task, interval):
                     failures = 0
-                    next_beat = now + self.interval
+                    next_beat = now + interval
                 else:
                     failures += 1
-                    next_beat = now + min(self.interval, 0.5 * 2 ** min(failures, 5))
+                    next_beat = now + min(interval, 0.5 * 2 ** min(failures, 5))
 
-    def beat(self) -> bool:
+    def beat(self, task: ActivityTask, interval: float) -> bool:
         """Send one heartbeat; False on an error worth retrying."""
-        task = self.task
         params: dict[str, Any] = {"taskToken": task.task_token}
         if task.heartbeat_details is not None:
             params["details"] = task.heartbeat_details
         try:
             response = call(
                 self.worker.client, "RecordActivityTaskHeartbeat",
-                stop=lambda: self._stopped.is_set() or self.worker.lifecycle.fast_stop,
-                deadline=time.monotonic() + self.interval, **params,
+                stop=lambda: not self.watching(task) or self.worker.lifecycle.fast_stop,
+                deadline=time.monotonic() + interval, **params,
             )
         except Exception as exc:  # noqa: BLE001 - heartbeat errors never kill the process
             if error_code(exc) == "UnknownResourceFault":
@@ -358,11 +389,11 @@ class TaskSupervisor(threading.Thread):
             task.cancel_requested = True
         return True
 
-    def abandon(self, reason: str, details: str, exit_code: int) -> None:
+    def abandon(self, task: ActivityTask, reason: str, details: str, exit_code: int) -> None:
         """Answer failed for the handler still running, then end the process."""
-        if self.task.claim():
-            log.warning("failing the task in hand: %s", reason, extra=self.task.log_context)
-            self.worker.respond_failed(self.task, reason, details, retry_for=ABANDON_DEADLINE)
+        if task.claim():
+            log.warning("failing the task in hand: %s", reason, extra=task.log_context)
+            self.worker.respond_failed(task, reason, details, retry_for=ABANDON_DEADLINE)
         logging.shutdown()
         os._exit(exit_code)
 
