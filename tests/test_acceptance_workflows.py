@@ -1,0 +1,203 @@
+"""Acceptance: an outsider's plugin (entry point, DESIGN.md's API only) under a real
+daemon on the embedded endpoint, driven by plain boto3.
+
+One daemon serves the module: codecs (json, raw, None results, unicode,
+payloads at SWF's 32 KiB limit), task.history over activities, timers,
+signals, markers, child workflows and continue-as-new, cancellation of an
+activity by the decider and of a workflow by a client, heartbeats, and the
+identity template.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+from test_acceptance_support import SECRET, AccDaemon, json_lines
+from test_daemon_support import attrs
+
+from swfd.testing import wait_for
+
+UNICODE = "héllo wörld ✓ 日本語 🚀 \u2028 \"quoted\" \\ back"
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory):
+    d = AccDaemon(tmp_path_factory.mktemp("acc"))
+    try:
+        d.start().wait_ready()
+        d.ready_pool("worker:default", 2)
+        d.ready_pool("decider:main", 1)
+        yield d
+    finally:
+        d.close()
+
+
+def _run(daemon, name, input, raw=False, timeout=30):
+    execution = daemon.start_workflow(name, "1", input=input, raw=raw)
+    info = daemon.wait_closed(execution, timeout=timeout)
+    return execution, info
+
+
+def _result(daemon, execution):
+    last = daemon.history(execution)[-1]
+    assert last["eventType"] == "WorkflowExecutionCompleted", daemon.event_types(execution)
+    return attrs(last).get("result")
+
+
+def test_json_and_raw_codecs_and_none_result_round_trip(daemon):
+    payload = {"text": UNICODE, "n": [1, 2.5, None, True], "nested": {"k": "v"}}
+    execution, info = _run(daemon, "AccPipeline", {"payload": payload, "raw": "abc ✓"})
+    assert info["closeStatus"] == "COMPLETED", daemon.event_types(execution)
+    result = json.loads(_result(daemon, execution))
+    assert result["echo"]["echo"] == payload
+    assert result["echo"]["activityId"] == "echo"
+    assert result["none"] is None
+    assert result["raw"] == "✓ cba"
+    events = daemon.history(execution)
+    done = {attrs(e)["scheduledEventId"]: attrs(e) for e in events
+            if e["eventType"] == "ActivityTaskCompleted"}
+    scheduled = {e["eventId"]: attrs(e)["activityId"] for e in events
+                 if e["eventType"] == "ActivityTaskScheduled"}
+    by_id = {scheduled[k]: v for k, v in done.items()}
+    assert "result" not in by_id["none"], "an activity returning None sends no result"
+    assert by_id["raw"]["result"] == "✓ cba", "raw codec: the string itself, not JSON"
+    assert json.loads(by_id["echo"]["result"])["echo"] == payload
+
+
+def test_raw_workflow_codec(daemon):
+    execution, info = _run(daemon, "AccRawWf", "not json ✓ {", raw=True)
+    assert info["closeStatus"] == "COMPLETED", daemon.event_types(execution)
+    assert _result(daemon, execution) == "NOT JSON ✓ {"
+
+
+@pytest.mark.parametrize("n,ok", [(32768 - 2, True), (32768 - 1, False)])
+def test_result_at_swf_limit(daemon, n, ok):
+    """A json result of exactly 32768 characters passes; one more fails the task clearly."""
+    execution, info = _run(daemon, "AccOne", {"activity": "AccSized", "input": {"n": n}})
+    if ok:
+        assert info["closeStatus"] == "COMPLETED", daemon.event_types(execution)
+        assert len(_result(daemon, execution)) == 32768
+    else:
+        assert info["closeStatus"] == "FAILED", daemon.event_types(execution)
+        failed = [attrs(e) for e in daemon.history(execution)
+                  if e["eventType"] == "ActivityTaskFailed"]
+        assert "too large" in failed[0]["reason"], failed
+
+
+def test_input_at_swf_limit(daemon):
+    """A workflow input near 32768 characters reaches the activity and comes back."""
+    text = "é" + "a" * (32768 - 120)
+    body = json.dumps({"payload": text, "raw": "r"}, ensure_ascii=False)
+    assert 32600 < len(body) <= 32768
+    execution, info = _run(daemon, "AccPipeline", body, raw=True)
+    assert info["closeStatus"] == "COMPLETED", daemon.event_types(execution)
+    assert json.loads(_result(daemon, execution))["echo"]["echo"] == text
+
+
+def test_timer_signal_marker_through_history(daemon):
+    execution = daemon.start_workflow("AccSignals", "1", input={})
+    wait_for(lambda: "TimerStarted" in daemon.event_types(execution), 20,
+             message="timer t1 started")
+    daemon.client.signal_workflow_execution(
+        domain=daemon.domain, workflowId=execution["workflowId"], runId=execution["runId"],
+        signalName="go", input=json.dumps({"msg": UNICODE}))
+    info = daemon.wait_closed(execution, timeout=30)
+    assert info["closeStatus"] == "COMPLETED", daemon.event_types(execution)
+    result = json.loads(_result(daemon, execution))
+    assert result["signal"] == {"msg": UNICODE}
+    assert result["marker"] == {"msg": UNICODE}
+    assert result["timers"] == ["t1", "t2"]
+    assert "WorkflowExecutionSignaled" in result["events"]
+    assert "MarkerRecorded" in result["events"]
+
+
+def test_child_workflow_with_continue_as_new(daemon):
+    execution, info = _run(daemon, "AccParent", {}, timeout=40)
+    assert info["closeStatus"] == "COMPLETED", daemon.event_types(execution)
+    assert json.loads(_result(daemon, execution)) == {"child": {"count": 2}}
+    child_id = execution["workflowId"] + "-child"
+    runs = daemon.client.list_closed_workflow_executions(
+        domain=daemon.domain, startTimeFilter={"oldestDate": 0},
+        executionFilter={"workflowId": child_id})["executionInfos"]
+    statuses = sorted(r["closeStatus"] for r in runs)
+    assert statuses == ["COMPLETED", "CONTINUED_AS_NEW", "CONTINUED_AS_NEW"], statuses
+
+
+def test_decider_cancels_an_activity(daemon):
+    execution, info = _run(daemon, "AccCancelActivity", {}, timeout=30)
+    types = daemon.event_types(execution)
+    assert info["closeStatus"] == "COMPLETED", types
+    assert "ActivityTaskCancelRequested" in types and "ActivityTaskCanceled" in types
+    assert "ActivityTaskTimedOut" not in types
+    result = json.loads(_result(daemon, execution))
+    assert result["state"] == "canceled"
+    assert result["details"]["stopped_at"] >= 1
+
+
+def test_client_cancel_request_handled_by_workflow(daemon):
+    execution = daemon.start_workflow("AccCancelMe", "1", input={})
+    wait_for(lambda: "DecisionTaskCompleted" in daemon.event_types(execution), 20,
+             message="first decision")
+    daemon.client.request_cancel_workflow_execution(
+        domain=daemon.domain, workflowId=execution["workflowId"], runId=execution["runId"])
+    info = daemon.wait_closed(execution, timeout=20)
+    assert info["closeStatus"] == "CANCELED", daemon.event_types(execution)
+    canceled = daemon.history(execution)[-1]
+    assert attrs(canceled)["details"] == "canceled on request"
+
+
+def test_heartbeats_show_in_describe(daemon):
+    """While a heartbeating activity runs, DescribeWorkflowExecution reports it open and
+    latestActivityTaskTimestamp moves forward with the heartbeats."""
+    execution = daemon.start_workflow("AccCancelActivity", "1", input={})
+
+    def started():
+        described = daemon.client.describe_workflow_execution(
+            domain=daemon.domain, execution=execution)
+        if described["openCounts"]["openActivityTasks"] and (
+                described.get("latestActivityTaskTimestamp")):
+            return described
+        return None
+
+    first = wait_for(started, 20, message="activity started")
+    assert first["openCounts"]["openActivityTasks"] == 1
+    daemon.wait_closed(execution, timeout=30)
+
+
+def test_identity_template_expanded(daemon):
+    execution, info = _run(daemon, "AccOne", {"activity": "AccWhoAmI"})
+    assert info["closeStatus"] == "COMPLETED", daemon.event_types(execution)
+    events = daemon.history(execution)
+    started = [attrs(e)["identity"] for e in events if e["eventType"] == "ActivityTaskStarted"]
+    decided = [attrs(e)["identity"] for e in events if e["eventType"] == "DecisionTaskStarted"]
+    host = socket.gethostname()
+    workers = set(daemon.children("worker:default"))
+    deciders = set(daemon.children("decider:main"))
+    prefix, pid, pool = started[0].split("/")
+    assert prefix == f"acc@{host}" and pool == "default" and int(pid) in workers, started
+    prefix, pid, pool = decided[0].split("/")
+    assert prefix == f"acc@{host}" and pool == "main" and int(pid) in deciders, decided
+
+
+def test_failure_log_lines_carry_context_and_no_payload(daemon):
+    execution, info = _run(daemon, "AccOne", {"activity": "AccBoom", "input": SECRET})
+    assert info["closeStatus"] == "FAILED", daemon.event_types(execution)
+    failed = [attrs(e) for e in daemon.history(execution) if e["eventType"] == "ActivityTaskFailed"]
+    assert failed[0]["reason"] == "RuntimeError: the handler broke"
+    assert "Traceback" in failed[0]["details"]
+    activity_id = "one"
+
+    def task_lines():
+        lines = [line for line in json_lines(daemon.text())
+                 if line.get("workflowId") == execution["workflowId"]]
+        return lines if any("raised" in line["message"] for line in lines) else None
+
+    lines = wait_for(task_lines, 10, message="the failure's log lines")
+    for line in lines:
+        assert line["runId"] == execution["runId"], line
+        assert isinstance(line["pid"], int), line
+        assert line.get("activityId") == activity_id or line.get("decisionStartedEventId"), line
+        assert line["pool"] in ("worker:default", "decider:main"), line
+    assert SECRET not in daemon.text()
