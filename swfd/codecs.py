@@ -44,14 +44,28 @@ def encode(codec: str, value: Any, what: str = "value") -> str | None:
         return None
     if codec == "raw":
         if isinstance(value, str):
-            return value
+            return _utf8(value, what, codec)
         raise CodecError(
             f"{what} must be a str or None with codec 'raw', got {type(value).__name__}"
         )
     try:
-        return json.dumps(value, ensure_ascii=False)
+        encoded = json.dumps(value, ensure_ascii=False)
     except (TypeError, ValueError) as exc:
         raise CodecError(f"{what} cannot be encoded as JSON (codec 'json'): {exc}") from None
+    return _utf8(encoded, what, codec)
+
+
+def _utf8(text: str, what: str, codec: str) -> str:
+    """``text`` if UTF-8 can carry it: SWF refuses a body with a lone surrogate
+    (SerializationException), which would leave the task to time out."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise CodecError(
+            f"{what} is not valid Unicode (codec {codec!r}): {exc.reason} at character "
+            f"{exc.start}; SWF payloads must be UTF-8"
+        ) from None
+    return text
 
 
 def encode_field(codec: str, value: Any, what: str = "value") -> str | None:
