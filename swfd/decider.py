@@ -27,6 +27,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import re
 import time
 import traceback
 from typing import Any
@@ -56,6 +57,24 @@ _MARKER_EVENTS = frozenset({"MarkerRecorded", "RecordMarkerFailed"})
 _PAYLOAD_FIELDS = ("input", "result", "details")
 # Errors meaning "these decisions are wrong" (from SWF, or botocore's own parameter check).
 _REFUSED_DECISIONS = frozenset({"ValidationException", "ValidationError", "ParamValidationError"})
+
+
+# Where SWF's and botocore's validation messages quote a value.
+_QUOTED_VALUES = (
+    (re.compile(r"Value '.*?' at '", re.DOTALL), "Value (not shown) at '"),
+    (re.compile(r", value: .*?, type: ", re.DOTALL), ", value: (not shown), type: "),
+)
+
+
+class DecisionsRefused(Exception):
+    """SWF (or botocore's parameter check) refused a batch of decisions."""
+
+
+def _without_values(message: str) -> str:
+    """A validation message with the quoted values left out (they may be payloads)."""
+    for pattern, replacement in _QUOTED_VALUES:
+        message = pattern.sub(replacement, message)
+    return message
 
 
 def _attrs(event: dict[str, Any]) -> dict[str, Any]:
@@ -227,7 +246,10 @@ class DecisionWorker:
                  taskToken=task.task_token, decisions=decisions)
         except Exception as exc:  # noqa: BLE001 - logged; a refused batch is a decision error
             if error_code(exc) in _REFUSED_DECISIONS:
-                self.answer_error(task, exc, f"SWF refused the decisions: {exc}")
+                # SWF's message quotes the refused values (payloads): the log gets it
+                # without them; the marker, in the history with the payloads, gets it whole.
+                self.answer_error(task, DecisionsRefused(_without_values(str(exc))),
+                                  f"SWF refused the decisions: {exc}")
             else:
                 log.error("RespondDecisionTaskCompleted failed (%s: %s); the decision task "
                           "will time out", error_code(exc), exc, extra=extra)

@@ -34,6 +34,9 @@ _FORBIDDEN_CHARS = re.compile(r"[:/|\x00-\x1f\x7f-\x9f]")
 _IDENTIFIER_FIELDS = frozenset({"activityId", "timerId", "workflowId", "taskList.name"})
 _TASK_PRIORITY_RANGE = (-(2**31), 2**31 - 1)
 
+#: Fields that carry a workflow's data; errors never quote their values (logs hold no payloads).
+PAYLOAD_FIELDS = frozenset({"input", "result", "details", "control", "executionContext"})
+
 #: SWF's request size quota; the decisions are most of a RespondDecisionTaskCompleted body.
 MAX_REQUEST_BYTES = 1024 * 1024
 
@@ -79,7 +82,9 @@ def _problems(value: Any, shape: Any, path: str) -> Iterator[tuple[str, str]]:
     kind = shape.type_name
     if kind == "string":
         if not isinstance(value, str):
-            yield path, f"expected a string, got {type(value).__name__} {value!r:.60}"
+            # A payload's value may be secret and end up in a log line: name its type only.
+            shown = "" if path.rpartition(".")[2] in PAYLOAD_FIELDS else f" {value!r:.60}"
+            yield path, f"expected a string, got {type(value).__name__}{shown}"
             return
         if "min" in meta and len(value) < meta["min"]:
             yield path, f"length {len(value)} is below the minimum {meta['min']}"

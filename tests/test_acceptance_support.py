@@ -78,6 +78,12 @@ ACCEPTANCE_PLUGIN = textwrap.dedent('''
         return None
 
 
+    @swfd.activity(name="AccSurrogate", version="1", task_list=TL, start_to_close_timeout=60)
+    def surrogate(task):
+        """A str Python allows but UTF-8 (and so SWF) does not: a lone surrogate."""
+        return "bad \\ud800 text"
+
+
     def _fail_if_broken(decisions, history):
         for activity_id, state in history.activities.items():
             if not state.is_open and state.state != "completed":
@@ -209,6 +215,19 @@ ACCEPTANCE_PLUGIN = textwrap.dedent('''
         return decisions
 
 
+    @swfd.workflow(name="AccLeaky", version="1", task_list=TL)
+    def leaky(task):
+        """Decisions SWF refuses, carrying the input: swfd must not log them."""
+        secret = task.input["secret"]
+        if task.input["mode"] == "builder":
+            decisions = swfd.Decisions()
+            decisions.complete_workflow_execution(result={"secret": secret})
+            return decisions
+        return [{"decisionType": "CompleteWorkflowExecution",
+                 "completeWorkflowExecutionDecisionAttributes": {
+                     "result": secret + "x" * 40000}}]
+
+
     @swfd.workflow(name="AccRawWf", version="1", task_list=TL, codec="raw")
     def raw_workflow(task):
         decisions = swfd.Decisions()
@@ -219,12 +238,13 @@ ACCEPTANCE_PLUGIN = textwrap.dedent('''
 
     @swfd.hookimpl
     def swfd_activities():
-        return [echo, nothing, raw, sized, boom, cancelable, whoami]
+        return [echo, nothing, raw, sized, boom, cancelable, whoami, surrogate]
 
 
     @swfd.hookimpl
     def swfd_workflows():
-        return [pipeline, one, signals, parent, child, cancel_activity, cancel_me, raw_workflow]
+        return [pipeline, one, signals, parent, child, cancel_activity, cancel_me, raw_workflow,
+                leaky]
 ''')
 
 SECOND_PLUGIN = textwrap.dedent('''

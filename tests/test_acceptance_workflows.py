@@ -201,3 +201,33 @@ def test_failure_log_lines_carry_context_and_no_payload(daemon):
         assert line.get("activityId") == activity_id or line.get("decisionStartedEventId"), line
         assert line["pool"] in ("worker:default", "decider:main"), line
     assert SECRET not in daemon.text()
+
+
+def test_result_utf8_cannot_carry_fails_the_task_at_once(daemon):
+    """A lone surrogate is a Python str but not UTF-8: SWF cannot take it. The task is
+    failed with a clear reason, not left to its start-to-close timeout."""
+    execution, info = _run(daemon, "AccOne", {"activity": "AccSurrogate"}, timeout=20)
+    types = daemon.event_types(execution)
+    assert info["closeStatus"] == "FAILED", types
+    assert "ActivityTaskTimedOut" not in types, types
+    failed = [attrs(e) for e in daemon.history(execution) if e["eventType"] == "ActivityTaskFailed"]
+    assert "encoded" in failed[0]["reason"], failed
+
+
+@pytest.mark.parametrize("mode", ["builder", "list"])
+def test_refused_decisions_never_log_the_payload(daemon, mode):
+    secret = f"{SECRET}-{mode}"
+    execution = daemon.start_workflow("AccLeaky", "1", input={"mode": mode, "secret": secret})
+    try:
+        lines = wait_for(
+            lambda: [line for line in json_lines(daemon.text())
+                     if line.get("workflowId") == execution["workflowId"]
+                     and line["level"] == "ERROR"] or None,
+            20, message="the decision error's log line")
+        assert lines[0].get("decisionStartedEventId"), lines[0]
+        wait_for(lambda: "MarkerRecorded" in daemon.event_types(execution), 20,
+                 message="the decision error's marker")
+        assert secret not in daemon.text()
+    finally:
+        daemon.client.terminate_workflow_execution(
+            domain=daemon.domain, workflowId=execution["workflowId"], runId=execution["runId"])
