@@ -56,7 +56,9 @@ _MARKER_EVENTS = frozenset({"MarkerRecorded", "RecordMarkerFailed"})
 # Decision attributes that carry payloads a json-codec workflow may give as Python values.
 _PAYLOAD_FIELDS = ("input", "result", "details")
 # Errors meaning "these decisions are wrong" (from SWF, or botocore's own parameter check).
-_REFUSED_DECISIONS = frozenset({"ValidationException", "ValidationError", "ParamValidationError"})
+# SerializationException: a body SWF cannot read, e.g. a payload with a lone surrogate.
+_REFUSED_DECISIONS = frozenset({"ValidationException", "ValidationError", "ParamValidationError",
+                                "SerializationException"})
 
 
 # Where SWF's and botocore's validation messages quote a value.

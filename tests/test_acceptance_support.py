@@ -219,6 +219,10 @@ ACCEPTANCE_PLUGIN = textwrap.dedent('''
     def leaky(task):
         """Decisions SWF refuses, carrying the input: swfd must not log them."""
         secret = task.input["secret"]
+        if task.input["mode"] == "surrogate":
+            decisions = swfd.Decisions()
+            decisions.complete_workflow_execution(result=secret + "\\ud800")
+            return decisions
         if task.input["mode"] == "builder":
             decisions = swfd.Decisions()
             decisions.complete_workflow_execution(result={"secret": secret})

@@ -148,9 +148,9 @@ def test_client_cancel_request_handled_by_workflow(daemon):
     assert attrs(canceled)["details"] == "canceled on request"
 
 
-def test_heartbeats_show_in_describe(daemon):
-    """While a heartbeating activity runs, DescribeWorkflowExecution reports it open and
-    latestActivityTaskTimestamp moves forward with the heartbeats."""
+def test_running_activity_shows_in_describe(daemon):
+    """While a heartbeating activity runs, DescribeWorkflowExecution reports it open,
+    with latestActivityTaskTimestamp set."""
     execution = daemon.start_workflow("AccCancelActivity", "1", input={})
 
     def started():
@@ -214,7 +214,7 @@ def test_result_utf8_cannot_carry_fails_the_task_at_once(daemon):
     assert "encoded" in failed[0]["reason"], failed
 
 
-@pytest.mark.parametrize("mode", ["builder", "list"])
+@pytest.mark.parametrize("mode", ["builder", "list", "surrogate"])
 def test_refused_decisions_never_log_the_payload(daemon, mode):
     secret = f"{SECRET}-{mode}"
     execution = daemon.start_workflow("AccLeaky", "1", input={"mode": mode, "secret": secret})
@@ -231,3 +231,15 @@ def test_refused_decisions_never_log_the_payload(daemon, mode):
     finally:
         daemon.client.terminate_workflow_execution(
             domain=daemon.domain, workflowId=execution["workflowId"], runId=execution["runId"])
+
+
+def test_activity_type_no_plugin_registered_fails_clearly(daemon):
+    daemon.client.register_activity_type(
+        domain=daemon.domain, name="AccNobodyRuns", version="1",
+        defaultTaskList={"name": "acc"}, defaultTaskHeartbeatTimeout="NONE",
+        defaultTaskScheduleToStartTimeout="60", defaultTaskScheduleToCloseTimeout="120",
+        defaultTaskStartToCloseTimeout="60")
+    execution, info = _run(daemon, "AccOne", {"activity": "AccNobodyRuns"}, timeout=20)
+    assert info["closeStatus"] == "FAILED", daemon.event_types(execution)
+    failed = [attrs(e) for e in daemon.history(execution) if e["eventType"] == "ActivityTaskFailed"]
+    assert "AccNobodyRuns" in failed[0]["reason"] and "no handler" in failed[0]["reason"], failed
