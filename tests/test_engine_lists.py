@@ -178,3 +178,38 @@ def test_domain_quota(engine):
         engine.call("RegisterDomain", {"name": "one-too-many",
                                        "workflowExecutionRetentionPeriodInDays": "1"})
     assert err.value.code == "LimitExceededFault"
+
+
+def test_pages_neither_repeat_nor_skip_when_things_change_between_calls(engine):
+    run_id = start(engine)
+    for i in range(5):
+        engine.call("SignalWorkflowExecution", {"domain": "d", "workflowId": "w1",
+                                                "signalName": f"s{i}"})
+    params = {"domain": "d", "execution": {"workflowId": "w1", "runId": run_id},
+              "reverseOrder": True, "maximumPageSize": 3}
+    first = engine.call("GetWorkflowExecutionHistory", params)
+    assert [e["eventId"] for e in first["events"]] == [7, 6, 5]
+    for i in range(2):
+        engine.call("SignalWorkflowExecution", {"domain": "d", "workflowId": "w1",
+                                                "signalName": f"late{i}"})
+    second = engine.call("GetWorkflowExecutionHistory",
+                         {**params, "nextPageToken": first["nextPageToken"]})
+    assert [e["eventId"] for e in second["events"]] == [4, 3, 2]
+    for i in range(2, 5):
+        start(engine, f"w{i}")
+    listing = {"domain": "d", "startTimeFilter": {"oldestDate": 0}, "maximumPageSize": 2}
+    page1 = engine.call("ListOpenWorkflowExecutions", listing)
+    assert ids(page1) == ["w4", "w3"]
+    start(engine, "w5")
+    page2 = engine.call("ListOpenWorkflowExecutions",
+                        {**listing, "nextPageToken": page1["nextPageToken"]})
+    assert ids(page2) == ["w2", "w1"]
+
+
+def test_deprecating_a_domain_deprecates_its_types(engine):
+    engine.call("DeprecateDomain", {"name": "d"})
+    desc = engine.call("DescribeActivityType", {"domain": "d", "activityType": ACT})
+    assert desc["typeInfo"]["status"] == "DEPRECATED" and "deprecationDate" in desc["typeInfo"]
+    assert engine.call("ListWorkflowTypes", {"domain": "d",
+                                             "registrationStatus": "REGISTERED"}) == {
+        "typeInfos": []}

@@ -11,7 +11,7 @@ before the periodic sweep deletes them.
 from __future__ import annotations
 
 from swfd.local.faults import SWFFault
-from swfd.local.paging import make_token, offset_of, page, page_size
+from swfd.local.paging import key_of, key_token, page, page_size
 from swfd.local.state import Execution, compact, now
 
 _ONE_OF = ("executionFilter", "typeFilter", "tagFilter", "closeStatusFilter")
@@ -63,22 +63,25 @@ class QueryOps:
     def op_GetWorkflowExecutionHistory(self, p: dict) -> dict:
         ex, is_open = self._execution(p["domain"], p["execution"])
         total = len(ex.events) if is_open else self.store.event_count(ex.run_id)
-        offset = offset_of(p, "GetWorkflowExecutionHistory")
+        after = key_of(p, "GetWorkflowExecutionHistory")  # the last eventId returned
         size = page_size(p)
         if p.get("reverseOrder"):
-            first, last = max(1, total - offset - size + 1), total - offset
+            last = min(total, after[0] - 1) if after else total
+            first = max(1, last - size + 1)
+            more, next_key = first > 1, first
         else:
-            first, last = offset + 1, min(total, offset + size)
+            first = after[0] + 1 if after else 1
+            last = min(total, first + size - 1)
+            more, next_key = last < total, last
         if is_open:
             events = ex.events[first - 1:last]
         else:
             events = self.store.events(ex.run_id, first, last)
         if p.get("reverseOrder"):
             events.reverse()
-        more = offset + size < total
         return compact({
             "events": events,
-            "nextPageToken": make_token("GetWorkflowExecutionHistory", offset + size)
+            "nextPageToken": key_token("GetWorkflowExecutionHistory", (next_key,))
             if more else None,
         })
 
@@ -117,9 +120,11 @@ class QueryOps:
         return out
 
     def op_ListOpenWorkflowExecutions(self, p: dict) -> dict:
+        descending = not p.get("reverseOrder")  # SWF: newest first unless reversed
         found = sorted(self._open_matching(p), key=lambda e: (e.start_ts, e.seq),
-                       reverse=not p.get("reverseOrder"))
-        items, token = page(found, p, "ListOpenWorkflowExecutions")
+                       reverse=descending)
+        items, token = page(found, p, "ListOpenWorkflowExecutions",
+                            lambda e: (e.start_ts, e.seq), descending)
         return compact({"executionInfos": [e.info() for e in items], "nextPageToken": token})
 
     def op_CountOpenWorkflowExecutions(self, p: dict) -> dict:
@@ -157,14 +162,21 @@ class QueryOps:
 
     def op_ListClosedWorkflowExecutions(self, p: dict) -> dict:
         where, args, column = self._closed_query(p)
-        offset = offset_of(p, "ListClosedWorkflowExecutions")
+        descending = not p.get("reverseOrder")
+        after = key_of(p, "ListClosedWorkflowExecutions")
+        if after is not None:
+            where.append(f"({column}, seq) {'<' if descending else '>'} (?, ?)")
+            args.extend(after)
         size = page_size(p)
-        rows = self.store.closed_executions(p["domain"], where, args, column,
-                                            not p.get("reverseOrder"), size + 1, offset)
+        rows = self.store.closed_executions(p["domain"], where, args, column, descending,
+                                            size + 1, 0)
         more = len(rows) > size
+        rows = rows[:size]
+        attr = "start_ts" if column == "start_ts" else "close_ts"
         return compact({
-            "executionInfos": [e.info() for e in rows[:size]],
-            "nextPageToken": make_token("ListClosedWorkflowExecutions", offset + size)
+            "executionInfos": [e.info() for e in rows],
+            "nextPageToken": key_token("ListClosedWorkflowExecutions",
+                                       (getattr(rows[-1], attr), rows[-1].seq))
             if more else None,
         })
 

@@ -74,11 +74,12 @@ class RegistryOps:
         })
 
     def op_ListDomains(self, p: dict) -> dict:
+        reverse = bool(p.get("reverseOrder"))
         doms = sorted(
             (d for d in self.domains.values() if d["status"] == p["registrationStatus"]),
-            key=lambda d: d["name"], reverse=bool(p.get("reverseOrder")),
+            key=lambda d: d["name"], reverse=reverse,
         )
-        items, token = page(doms, p, "ListDomains")
+        items, token = page(doms, p, "ListDomains", lambda d: (d["name"],), reverse)
         return compact({"domainInfos": [self._domain_info(d) for d in items],
                         "nextPageToken": token})
 
@@ -88,6 +89,13 @@ class RegistryOps:
             raise SWFFault("DomainDeprecatedFault", f"Domain is already deprecated: {p['name']}")
         dom["status"] = "DEPRECATED"
         self.store.save_domain(dom)
+        # API reference: "Deprecating a domain also deprecates all activity and workflow
+        # types registered in the domain." Undeprecating it leaves them deprecated.
+        for key, typ in self.types.items():
+            if key[0] == p["name"] and typ["status"] == "REGISTERED":
+                typ["status"] = "DEPRECATED"
+                typ["deprecationDate"] = now()
+                self.store.save_type(key, typ)
         return {}
 
     def op_UndeprecateDomain(self, p: dict) -> dict:
@@ -183,8 +191,9 @@ class RegistryOps:
             if d == p["domain"] and k == kind and t["status"] == p["registrationStatus"]
             and (not p.get("name") or t["name"] == p["name"])
         ]
-        found.sort(key=lambda t: (t["name"], t["version"]), reverse=bool(p.get("reverseOrder")))
-        items, token = page(found, p, operation)
+        reverse = bool(p.get("reverseOrder"))
+        found.sort(key=lambda t: (t["name"], t["version"]), reverse=reverse)
+        items, token = page(found, p, operation, lambda t: (t["name"], t["version"]), reverse)
         return compact({"typeInfos": [self._type_info(kind, t) for t in items],
                         "nextPageToken": token})
 

@@ -260,13 +260,17 @@ class Store:
         self, domain: str, where: Iterable[str], args: Iterable[Any], order_by: str,
         descending: bool, limit: int, offset: int,
     ) -> list[Execution]:
-        sql = "SELECT state FROM executions WHERE domain=? AND is_open=0"
+        sql = "SELECT state, seq FROM executions WHERE domain=? AND is_open=0"
         for clause in where:
             sql += f" AND {clause}"
         direction = "DESC" if descending else "ASC"
         sql += f" ORDER BY {order_by} {direction}, seq {direction} LIMIT ? OFFSET ?"
-        rows = self.db.execute(sql, (domain, *args, limit, offset))
-        return [Execution.from_json(s) for (s,) in rows]
+        out = []
+        for state, seq in self.db.execute(sql, (domain, *args, limit, offset)):
+            ex = Execution.from_json(state)
+            ex.seq = seq  # the column is what keyset page tokens compare
+            out.append(ex)
+        return out
 
     def count_closed(self, domain: str, where: Iterable[str], args: Iterable[Any]) -> int:
         sql = "SELECT COUNT(*) FROM executions WHERE domain=? AND is_open=0"
