@@ -81,6 +81,20 @@ def encode_field(codec: str, value: Any, what: str = "value") -> str | None:
     return encode(codec, value, what)
 
 
+def sendable(text: str) -> str:
+    """``text`` with whatever UTF-8 cannot carry (lone surrogates) escaped as ``\\udc80``.
+
+    For what swfd itself sends about a task (failure reasons and tracebacks,
+    heartbeat and cancel details): SWF refuses the whole request otherwise,
+    and the task would be left to time out.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
 def truncate(text: str, limit: int, keep: str = "head") -> str:
     """Cut ``text`` to ``limit`` characters, saying so; ``keep="tail"`` keeps the end."""
     if len(text) <= limit:

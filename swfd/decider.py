@@ -33,7 +33,7 @@ import traceback
 from typing import Any
 
 from swfd import codecs
-from swfd.codecs import truncate
+from swfd.codecs import sendable, truncate
 from swfd.lifecycle import EXIT_ERROR, EXIT_OK, Lifecycle
 from swfd.registry import Registry, WorkflowDef
 from swfd.swf.retry import call, error_code
@@ -305,9 +305,9 @@ class DecisionWorker:
             decisions.append({
                 "decisionType": "FailWorkflowExecution",
                 "failWorkflowExecutionDecisionAttributes": {
-                    "reason": truncate(f"swfd: decision logic failed {attempt} times: {error}",
-                                   MAX_REASON),
-                    "details": truncate(details, MAX_DETAILS, keep="tail"),
+                    "reason": truncate(sendable(
+                        f"swfd: decision logic failed {attempt} times: {error}"), MAX_REASON),
+                    "details": truncate(sendable(details), MAX_DETAILS, keep="tail"),
                 },
             })
         else:

@@ -39,7 +39,7 @@ import traceback
 from typing import Any
 
 from swfd import codecs
-from swfd.codecs import truncate
+from swfd.codecs import sendable, truncate
 from swfd.errors import Canceled, CodecError
 from swfd.lifecycle import EXIT_ERROR, EXIT_OK, EXIT_RECYCLE, SHUTDOWN_REASON, Lifecycle
 from swfd.registry import ActivityDef, Registry, seconds_or_none
@@ -101,7 +101,7 @@ class ActivityTask:
         codec = self.definition.codec if self.definition else "raw"
         encoded = codecs.encode_field(codec, details, "heartbeat details")
         self.heartbeat_details = (
-            None if encoded is None else truncate(encoded, MAX_HEARTBEAT_DETAILS)
+            None if encoded is None else truncate(sendable(encoded), MAX_HEARTBEAT_DETAILS)
         )
         return self.cancel_requested
 
@@ -261,13 +261,13 @@ class ActivityWorker:
     @staticmethod
     def _details(definition: ActivityDef, details: Any) -> str | None:
         encoded = codecs.encode_field(definition.codec, details, "cancel details")
-        return None if encoded is None else truncate(encoded, MAX_DETAILS)
+        return None if encoded is None else truncate(sendable(encoded), MAX_DETAILS)
 
     def respond_failed(self, task: ActivityTask, reason: str, details: str | None,
                        retry_for: float = RESPOND_DEADLINE) -> None:
-        params: dict[str, Any] = {"reason": truncate(reason, MAX_REASON)}
+        params: dict[str, Any] = {"reason": truncate(sendable(reason), MAX_REASON)}
         if details:
-            params["details"] = truncate(details, MAX_DETAILS, keep="tail")
+            params["details"] = truncate(sendable(details), MAX_DETAILS, keep="tail")
         self.respond(task, "RespondActivityTaskFailed", "failed", retry_for=retry_for, **params)
 
     def respond(self, task: ActivityTask, operation: str, outcome: str,

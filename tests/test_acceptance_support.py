@@ -215,6 +215,22 @@ ACCEPTANCE_PLUGIN = textwrap.dedent('''
         return decisions
 
 
+    @swfd.activity(name="AccBoomSurrogate", version="1", task_list=TL, start_to_close_timeout=60)
+    def boom_surrogate(task):
+        raise RuntimeError("broke on \\udc80 input")
+
+
+    @swfd.activity(name="AccBeatSurrogate", version="1", task_list=TL, heartbeat_timeout=2,
+                   codec="raw")
+    def beat_surrogate(task):
+        """Heartbeat details (a str) that UTF-8 cannot carry, past the heartbeat timeout."""
+        deadline = time.monotonic() + 4
+        while time.monotonic() < deadline:
+            task.heartbeat("at \\udc80")
+            time.sleep(0.05)
+        return "survived"
+
+
     @swfd.workflow(name="AccLeaky", version="1", task_list=TL)
     def leaky(task):
         """Decisions SWF refuses, carrying the input: swfd must not log them."""
@@ -242,7 +258,8 @@ ACCEPTANCE_PLUGIN = textwrap.dedent('''
 
     @swfd.hookimpl
     def swfd_activities():
-        return [echo, nothing, raw, sized, boom, cancelable, whoami, surrogate]
+        return [echo, nothing, raw, sized, boom, cancelable, whoami, surrogate,
+                boom_surrogate, beat_surrogate]
 
 
     @swfd.hookimpl

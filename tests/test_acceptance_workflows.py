@@ -243,3 +243,20 @@ def test_activity_type_no_plugin_registered_fails_clearly(daemon):
     assert info["closeStatus"] == "FAILED", daemon.event_types(execution)
     failed = [attrs(e) for e in daemon.history(execution) if e["eventType"] == "ActivityTaskFailed"]
     assert "AccNobodyRuns" in failed[0]["reason"] and "no handler" in failed[0]["reason"], failed
+
+
+def test_failure_reason_utf8_cannot_carry_still_fails_the_task(daemon):
+    execution, info = _run(daemon, "AccOne", {"activity": "AccBoomSurrogate"}, timeout=20)
+    types = daemon.event_types(execution)
+    assert info["closeStatus"] == "FAILED", types
+    assert "ActivityTaskTimedOut" not in types, types
+    failed = [attrs(e) for e in daemon.history(execution) if e["eventType"] == "ActivityTaskFailed"]
+    assert failed[0]["reason"].startswith("RuntimeError: broke on "), failed
+
+
+def test_heartbeat_details_utf8_cannot_carry_keep_the_task_alive(daemon):
+    execution, info = _run(daemon, "AccOne", {"activity": "AccBeatSurrogate"}, timeout=20)
+    types = daemon.event_types(execution)
+    assert info["closeStatus"] == "COMPLETED", types
+    assert "ActivityTaskTimedOut" not in types, types
+    assert _result(daemon, execution) == "survived"
