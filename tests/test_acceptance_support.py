@@ -248,6 +248,43 @@ ACCEPTANCE_PLUGIN = textwrap.dedent('''
                      "result": secret + "x" * 40000}}]
 
 
+    @swfd.workflow(name="AccMany", version="1", task_list=TL)
+    def many(task):
+        """Grows its history past one page (markers), then reports what the handler saw."""
+        decisions = swfd.Decisions()
+        events = task.events
+        ids = [e["eventId"] for e in events]
+        if ids != list(range(1, len(ids) + 1)):
+            decisions.fail_workflow_execution(reason="events missing or out of order")
+        elif len(events) < task.input["events"]:
+            for i in range(100):
+                decisions.record_marker(f"m{len(events)}-{i}")
+            decisions.start_timer(start_to_fire_timeout="0", timer_id=f"t{len(events)}")
+        else:
+            decisions.complete_workflow_execution(result=json.dumps({
+                "seen": len(events), "markers": sum(len(m) for m in task.history.markers.values()),
+                "new": len(task.new_events), "last": events[-1]["eventType"]}))
+        return decisions
+
+
+    @swfd.hookimpl
+    def swfd_configure(settings):
+        import os
+        where = os.environ.get("ACC_HOOK_DIR")
+        if where:
+            with open(os.path.join(where, f"configure-{os.getpid()}"), "w") as out:
+                out.write(settings.domain)
+
+
+    @swfd.hookimpl
+    def swfd_worker_init(pool, kind):
+        import os
+        where = os.environ.get("ACC_HOOK_DIR")
+        if where:
+            with open(os.path.join(where, f"init-{os.getpid()}"), "w") as out:
+                out.write(f"{kind} {pool.name} {pool.task_list}")
+
+
     @swfd.workflow(name="AccRawWf", version="1", task_list=TL, codec="raw")
     def raw_workflow(task):
         decisions = swfd.Decisions()
@@ -265,7 +302,7 @@ ACCEPTANCE_PLUGIN = textwrap.dedent('''
     @swfd.hookimpl
     def swfd_workflows():
         return [pipeline, one, signals, parent, child, cancel_activity, cancel_me, raw_workflow,
-                leaky]
+                leaky, many]
 ''')
 
 SECOND_PLUGIN = textwrap.dedent('''

@@ -24,7 +24,10 @@ UNICODE = "héllo wörld ✓ 日本語 🚀 \u2028 \"quoted\" \\ back"
 
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory):
-    d = AccDaemon(tmp_path_factory.mktemp("acc"))
+    base = tmp_path_factory.mktemp("acc")
+    (base / "hooks").mkdir()
+    d = AccDaemon(base, env={"ACC_HOOK_DIR": str(base / "hooks")})
+    d.hooks = base / "hooks"
     try:
         d.start().wait_ready()
         d.ready_pool("worker:default", 2)
@@ -260,3 +263,27 @@ def test_heartbeat_details_utf8_cannot_carry_keep_the_task_alive(daemon):
     assert info["closeStatus"] == "COMPLETED", types
     assert "ActivityTaskTimedOut" not in types, types
     assert _result(daemon, execution) == "survived"
+
+
+def test_history_past_one_page_reaches_the_handler_whole(daemon):
+    execution, info = _run(daemon, "AccMany", {"events": 1300}, timeout=40)
+    assert info["closeStatus"] == "COMPLETED", daemon.event_types(execution)[-5:]
+    result = json.loads(_result(daemon, execution))
+    assert result["seen"] >= 1300 and result["markers"] >= 1200, result
+    assert result["last"] == "DecisionTaskStarted"
+    # since the previous DecisionTaskStarted: its Completed, 100 markers, the timer's
+    # Started and Fired, this task's Scheduled and Started
+    assert result["new"] == 105, result
+    assert result["seen"] == len(daemon.history(execution)) - 2  # + DecisionTaskCompleted, close
+
+
+def test_plugin_hooks_called_in_master_and_each_child(daemon):
+    configure = list(daemon.hooks.glob("configure-*"))
+    assert [p.read_text() for p in configure] == [daemon.domain]
+    master_pid = int(configure[0].name.split("-")[1])
+    assert master_pid == daemon.proc.pid
+    inits = {int(p.name.split("-")[1]): p.read_text() for p in daemon.hooks.glob("init-*")}
+    for pid in daemon.children("worker:default"):
+        assert inits.get(pid) == "worker default acc", (pid, inits)
+    for pid in daemon.children("decider:main"):
+        assert inits.get(pid) == "decider main acc", (pid, inits)
