@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import uuid
@@ -49,6 +50,9 @@ def test_aws_style_config_two_plugins_on_a_standalone_endpoint(tmp_path, standal
         assert info["closeStatus"] == "COMPLETED", daemon.event_types(execution)
         result = attrs(daemon.history(execution)[-1])["result"]
         assert json.loads(result) == [{"second": 1}, 2]
+        # TERM drains: the standalone endpoint's polls are short, so the exit is quick.
+        daemon.signal(signal.SIGTERM)
+        assert daemon.wait(timeout=30) == 0, daemon.text()[-2000:]
     finally:
         daemon.close()
 
@@ -167,6 +171,9 @@ def test_unknown_workflow_type_waits_for_a_decider_that_knows_it(tmp_path, stand
         types = new.event_types(execution)
         assert info["closeStatus"] == "COMPLETED", types
         assert "DecisionTaskTimedOut" in types, types
+        diffs = [line["message"] for line in json_lines(new.text())
+                 if line["level"] == "WARNING" and "AccOne" in line["message"]]
+        assert any("defaultTaskStartToCloseTimeout" in m and "'2'" in m for m in diffs), diffs
     finally:
         old.close()
         if new is not None:
