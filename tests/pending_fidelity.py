@@ -7,84 +7,51 @@ described in /tmp/swfd-notes/endpoint-engine.md (from fidelity-audit).
 
 from __future__ import annotations
 
+import base64
+import json
+
+from botocore.exceptions import ClientError
 from test_local_support import (  # noqa: F401 (no_internal_failures is autouse)
     no_internal_failures,
-    register_activity_type,
     register_workflow_type,
     start,
-    unique,
 )
 
-
-def test_deprecating_a_domain_deprecates_its_types(swf_client):
-    """DeprecateDomain: "Deprecating a domain also deprecates all activity and workflow
-    types registered in the domain." """
-    client = swf_client
-    domain = unique("dom")
-    client.register_domain(name=domain, workflowExecutionRetentionPeriodInDays="1")
-    register_activity_type(client, domain, "A")
-    register_workflow_type(client, domain, "W")
-    client.deprecate_domain(name=domain)
-    info = client.describe_activity_type(
-        domain=domain, activityType={"name": "A", "version": "1.0"})["typeInfo"]
-    assert info["status"] == "DEPRECATED" and "deprecationDate" in info
-    info = client.describe_workflow_type(
-        domain=domain, workflowType={"name": "W", "version": "1.0"})["typeInfo"]
-    assert info["status"] == "DEPRECATED"
-    assert client.list_workflow_types(domain=domain,
-                                      registrationStatus="REGISTERED")["typeInfos"] == []
+CRAFTED_KEYS = [5, [], ["x"], [1], [-5], [10**30, 1], ["a", "b"], [None, None], {"a": 1},
+                [1.5, "x"]]
 
 
-def test_reverse_history_pages_do_not_repeat_events_added_between_pages(swf_client, domain):
+def crafted(operation: str, key) -> str:
+    """A token that decodes like the endpoint's own but carries a key it never made."""
+    return base64.urlsafe_b64encode(json.dumps({"op": operation, "k": key}).encode()).decode()
+
+
+def test_crafted_page_tokens_are_client_errors(swf_client, domain):
+    """Never a 500: a token the service did not make is refused with a 400 (or, if it
+    happens to be a key of the right shape, answered as one)."""
     client = swf_client
     register_workflow_type(client, domain, "W")
-    ex = start(client, domain, "W", taskList={"name": unique("tl")})
-    for i in range(5):
-        client.signal_workflow_execution(domain=domain, workflowId=ex["workflowId"],
-                                         signalName=f"s{i}")
-    first = client.get_workflow_execution_history(domain=domain, execution=ex,
-                                                  reverseOrder=True, maximumPageSize=3)
-    assert [e["eventId"] for e in first["events"]] == [7, 6, 5]
-    for i in range(2):
-        client.signal_workflow_execution(domain=domain, workflowId=ex["workflowId"],
-                                         signalName=f"later{i}")
-    second = client.get_workflow_execution_history(domain=domain, execution=ex,
-                                                   reverseOrder=True, maximumPageSize=3,
-                                                   nextPageToken=first["nextPageToken"])
-    assert [e["eventId"] for e in second["events"]] == [4, 3, 2]
-
-
-def test_open_list_pages_do_not_repeat_an_execution_started_between_pages(swf_client, domain):
-    client = swf_client
-    register_workflow_type(client, domain, "W")
-    for i in range(4):
-        start(client, domain, "W", workflow_id=f"w{i}", taskList={"name": unique("tl")})
-    first = client.list_open_workflow_executions(domain=domain, startTimeFilter={"oldestDate": 0},
-                                                 maximumPageSize=2)
-    seen = [i["execution"]["workflowId"] for i in first["executionInfos"]]
-    assert seen == ["w3", "w2"]
-    start(client, domain, "W", workflow_id="w4", taskList={"name": unique("tl")})
-    second = client.list_open_workflow_executions(domain=domain,
-                                                  startTimeFilter={"oldestDate": 0},
-                                                  maximumPageSize=2,
-                                                  nextPageToken=first["nextPageToken"])
-    assert [i["execution"]["workflowId"] for i in second["executionInfos"]] == ["w1", "w0"]
-
-
-def test_closed_list_pages_do_not_repeat_an_execution_closed_between_pages(swf_client, domain):
-    client = swf_client
-    register_workflow_type(client, domain, "W")
-    for i in range(5):
-        start(client, domain, "W", workflow_id=f"w{i}", taskList={"name": unique("tl")})
-    for i in range(4):
-        client.terminate_workflow_execution(domain=domain, workflowId=f"w{i}")
-    first = client.list_closed_workflow_executions(domain=domain,
-                                                   closeTimeFilter={"oldestDate": 0},
-                                                   maximumPageSize=2)
-    assert [i["execution"]["workflowId"] for i in first["executionInfos"]] == ["w3", "w2"]
-    client.terminate_workflow_execution(domain=domain, workflowId="w4")
-    second = client.list_closed_workflow_executions(domain=domain,
-                                                    closeTimeFilter={"oldestDate": 0},
-                                                    maximumPageSize=2,
-                                                    nextPageToken=first["nextPageToken"])
-    assert [i["execution"]["workflowId"] for i in second["executionInfos"]] == ["w1", "w0"]
+    ex = start(client, domain, "W")
+    client.terminate_workflow_execution(domain=domain, workflowId=ex["workflowId"])
+    calls = {
+        "GetWorkflowExecutionHistory": lambda t: client.get_workflow_execution_history(
+            domain=domain, execution=ex, nextPageToken=t),
+        "ListOpenWorkflowExecutions": lambda t: client.list_open_workflow_executions(
+            domain=domain, startTimeFilter={"oldestDate": 0}, nextPageToken=t),
+        "ListClosedWorkflowExecutions": lambda t: client.list_closed_workflow_executions(
+            domain=domain, startTimeFilter={"oldestDate": 0}, nextPageToken=t),
+        "ListDomains": lambda t: client.list_domains(registrationStatus="REGISTERED",
+                                                     nextPageToken=t),
+        "ListWorkflowTypes": lambda t: client.list_workflow_types(
+            domain=domain, registrationStatus="REGISTERED", nextPageToken=t),
+    }
+    failures = []
+    for operation, call in calls.items():
+        for key in CRAFTED_KEYS:
+            try:
+                call(crafted(operation, key))
+            except ClientError as error:
+                status = error.response["ResponseMetadata"]["HTTPStatusCode"]
+                if status != 400:
+                    failures.append((operation, key, status))
+    assert failures == []

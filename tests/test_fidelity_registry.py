@@ -9,6 +9,8 @@ deleted, you can't schedule new tasks of that type. Tasks that are already
 scheduled or running continue to run"), DeleteWorkflowType ("Executions that
 started before the type was deleted will continue to run"),
 UndeprecateActivityType ("you can create new tasks of that activity type"),
+DeprecateDomain ("Deprecating a domain also deprecates all activity and workflow
+types registered in the domain"),
 RespondActivityTaskCompleted (a worker may complete a task whose cancellation
 was requested).
 """
@@ -114,3 +116,29 @@ def test_a_worker_may_complete_a_task_whose_cancel_was_requested(running):
     events = history(client, domain, ex)
     assert attributes(find(events, "ActivityTaskCompleted")[0])["result"] == "finished"
     assert not find(events, "ActivityTaskCanceled")
+
+
+def test_deprecating_a_domain_deprecates_its_types(swf_client):
+    """DeprecateDomain: "Deprecating a domain also deprecates all activity and workflow
+    types registered in the domain." """
+    client = swf_client
+    domain = unique("dom")
+    client.register_domain(name=domain, workflowExecutionRetentionPeriodInDays="1")
+    register_activity_type(client, domain, "A")
+    register_workflow_type(client, domain, "W")
+    client.deprecate_domain(name=domain)
+    info = client.describe_activity_type(
+        domain=domain, activityType={"name": "A", "version": "1.0"})["typeInfo"]
+    assert info["status"] == "DEPRECATED" and "deprecationDate" in info
+    info = client.describe_workflow_type(
+        domain=domain, workflowType={"name": "W", "version": "1.0"})["typeInfo"]
+    assert info["status"] == "DEPRECATED"
+    assert client.list_workflow_types(domain=domain,
+                                      registrationStatus="REGISTERED")["typeInfos"] == []
+    # Undeprecating the domain is not documented to undeprecate its types; each type
+    # can be undeprecated on its own.
+    client.undeprecate_domain(name=domain)
+    client.undeprecate_activity_type(domain=domain, activityType={"name": "A", "version": "1.0"})
+    info = client.describe_activity_type(
+        domain=domain, activityType={"name": "A", "version": "1.0"})["typeInfo"]
+    assert info["status"] == "REGISTERED"
