@@ -55,3 +55,44 @@ def test_crafted_page_tokens_are_client_errors(swf_client, domain):
                 if status != 400:
                     failures.append((operation, key, status))
     assert failures == []
+
+
+CRAFTED_TASK_TOKENS = [5, [], ["A"], ["A", "RUN"], ["A", "RUN", 1, "x"], ["A", "RUN", "x", 1],
+                       ["A", [], 1, 1], ["D", "RUN", 2, 3, 4], ["D", "RUN", "2", 3],
+                       ["D", None, 2, 3], ["Z", "RUN", 1, 1], [None, None, None, None]]
+
+
+def test_crafted_task_tokens_are_client_errors(swf_client, domain):
+    """A task token the service did not make is a 400 (ValidationException or
+    UnknownResourceFault) on every call that takes one, never a 500 or someone's events."""
+    client = swf_client
+    register_workflow_type(client, domain, "W")
+    ex = start(client, domain, "W", taskList={"name": "tl"})
+    client.poll_for_decision_task(domain=domain, taskList={"name": "tl"})
+
+    def enc(value) -> str:
+        text = json.dumps(value).replace('"RUN"', json.dumps(ex["runId"]))
+        return base64.urlsafe_b64encode(text.encode()).decode()
+
+    calls = {
+        "RespondActivityTaskCompleted": lambda t: client.respond_activity_task_completed(
+            taskToken=t),
+        "RecordActivityTaskHeartbeat": lambda t: client.record_activity_task_heartbeat(
+            taskToken=t),
+        "RespondDecisionTaskCompleted": lambda t: client.respond_decision_task_completed(
+            taskToken=t, decisions=[]),
+        "PollForDecisionTask page": lambda t: client.poll_for_decision_task(
+            domain=domain, taskList={"name": "tl"},
+            nextPageToken=enc({"op": "PollForDecisionTask", "o": 1, "t": t})),
+    }
+    failures = []
+    for name, call in calls.items():
+        for token in CRAFTED_TASK_TOKENS:
+            try:
+                call(enc(token))
+                failures.append((name, token, 200))
+            except ClientError as error:
+                status = error.response["ResponseMetadata"]["HTTPStatusCode"]
+                if status != 400:
+                    failures.append((name, token, status))
+    assert failures == []
