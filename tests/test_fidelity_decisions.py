@@ -211,6 +211,10 @@ def test_cancel_of_an_activity_no_worker_has_is_immediate(setup):
     assert client.count_pending_activity_tasks(
         domain=domain, taskList={"name": tl + "-a"})["count"] == 0
     assert not poll_activity(client, domain, tl + "-a")["taskToken"]
+    assert attributes(canceled[0])["startedEventId"] == 0  # it never started
+    # The cancellation is news for the decider.
+    task = poll_decision(client, domain, tl)
+    assert "ActivityTaskCanceled" in event_types(task["events"])
 
 
 def test_cancel_of_a_started_activity_goes_through_its_heartbeat(setup):
