@@ -244,7 +244,7 @@ class DecisionWorker:
             return
         try:
             call(self.client, "RespondDecisionTaskCompleted",
-                 deadline=time.monotonic() + RESPOND_DEADLINE,
+                 deadline=time.monotonic() + RESPOND_DEADLINE, log_context=task.log_context,
                  taskToken=task.task_token, decisions=decisions)
         except Exception as exc:  # noqa: BLE001 - logged; a refused batch is a decision error
             if error_code(exc) in _REFUSED_DECISIONS:
@@ -323,7 +323,7 @@ class DecisionWorker:
             })
         try:
             call(self.client, "RespondDecisionTaskCompleted",
-                 deadline=time.monotonic() + RESPOND_DEADLINE,
+                 deadline=time.monotonic() + RESPOND_DEADLINE, log_context=task.log_context,
                  taskToken=task.task_token, decisions=decisions)
         except Exception as respond_error:  # noqa: BLE001 - nothing more can be done here
             log.error("could not record the decision error (%s: %s); the decision task will "

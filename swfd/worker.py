@@ -280,7 +280,7 @@ class ActivityWorker:
             return False
         try:
             call(self.client, operation, deadline=time.monotonic() + retry_for,
-                 taskToken=task.task_token, **params)
+                 log_context=extra, taskToken=task.task_token, **params)
         except Exception as exc:  # noqa: BLE001 - logged with context; the loop goes on
             if error_code(exc) == "UnknownResourceFault":
                 log.warning("SWF no longer knows the task (timed out or canceled); %s answer "
@@ -372,7 +372,7 @@ class TaskSupervisor(threading.Thread):
             response = call(
                 self.worker.client, "RecordActivityTaskHeartbeat",
                 stop=lambda: not self.watching(task) or self.worker.lifecycle.fast_stop,
-                deadline=time.monotonic() + interval, **params,
+                deadline=time.monotonic() + interval, log_context=task.log_context, **params,
             )
         except Exception as exc:  # noqa: BLE001 - heartbeat errors never kill the process
             if error_code(exc) == "UnknownResourceFault":

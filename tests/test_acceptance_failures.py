@@ -13,7 +13,14 @@ import signal
 import textwrap
 import time
 
-from test_acceptance_support import AccDaemon, install_plugins
+from test_acceptance_support import (
+    SECRET,
+    AccDaemon,
+    StandaloneEndpoint,
+    ThrottlingProxy,
+    install_plugins,
+    json_lines,
+)
 from test_daemon_support import attrs
 
 from swfd.testing import wait_for
@@ -103,3 +110,30 @@ def test_plugin_mistakes_refused_at_start(tmp_path):
             assert "spawned" not in text, "nothing forks before the plugins are valid"
         finally:
             daemon.close()
+
+
+def test_retried_answer_log_lines_carry_the_task(tmp_path):
+    """SWF throttles the worker's answer once: the retry's log line names the task."""
+    endpoint = StandaloneEndpoint(tmp_path)
+    proxy = ThrottlingProxy(endpoint.port, "RespondActivityTaskFailed", times=1)
+    daemon = AccDaemon(tmp_path, endpoint_url=proxy.url)
+    try:
+        daemon.start().wait_ready()
+        execution = daemon.start_workflow("AccOne", "1", input={"activity": "AccBoom",
+                                                                "input": SECRET})
+        info = daemon.wait_closed(execution, timeout=30)
+        assert info["closeStatus"] == "FAILED", daemon.event_types(execution)
+        assert proxy.throttled == 1
+        retries = [line for line in json_lines(daemon.text())
+                   if "RespondActivityTaskFailed" in line["message"]]
+        assert retries, daemon.text()[-3000:]
+        for line in retries:
+            assert line.get("workflowId") == execution["workflowId"], line
+            assert line.get("runId") == execution["runId"], line
+            assert line.get("activityId") == "one", line
+            assert line["pool"] == "worker:default" and isinstance(line["pid"], int), line
+        assert SECRET not in daemon.text()
+    finally:
+        daemon.close()
+        proxy.close()
+        endpoint.close()

@@ -485,3 +485,61 @@ def polling_pids(text: str, group: str) -> set[int]:
             if line.get("pool") == group and " polling task list " in line.get("message", "")}
     pattern = rf"\[{re.escape(group)} (\d+)\] \S+: \w+ polling"
     return pids | {int(p) for p in re.findall(pattern, text)}
+
+
+class ThrottlingProxy:
+    """An HTTP proxy in front of an SWF endpoint that answers ThrottlingException to the
+    first ``times`` calls of ``operation`` (as SWF does under load); the rest pass."""
+
+    def __init__(self, upstream_port: int, operation: str, times: int = 1) -> None:
+        import http.client
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        proxy = self
+        self.throttled = 0
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:  # quiet
+                return
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                target = self.headers.get("X-Amz-Target", "")
+                with lock:
+                    throttle = target.endswith("." + operation) and proxy.throttled < times
+                    proxy.throttled += throttle
+                if throttle:
+                    reply = (b'{"__type": "com.amazon.coral.availability#ThrottlingException",'
+                             b' "message": "Rate exceeded"}')
+                    status, content_type = 400, "application/x-amz-json-1.0"
+                else:
+                    upstream = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=90)
+                    try:
+                        upstream.request("POST", self.path, body, dict(self.headers))
+                        response = upstream.getresponse()
+                        reply, status = response.read(), response.status
+                        content_type = response.getheader("Content-Type", "")
+                    finally:
+                        upstream.close()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", content_type)
+                    self.send_header("Content-Length", str(len(reply)))
+                    self.end_headers()
+                    self.wfile.write(reply)
+                except OSError:  # the daemon's poller went away (a stop): nothing to tell
+                    self.close_connection = True
+
+        lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -151,14 +151,18 @@ def call(
     stop: Callable[[], bool] | None = None,
     max_attempts: int | None = None,
     policy: RetryPolicy = DEFAULT_POLICY,
+    log_context: dict[str, Any] | None = None,
     **params: Any,
 ) -> dict | None:
     """Call SWF ``operation`` with ``params``, retrying per the module's policy.
 
     Returns the response, or None when a retried Respond* found its task already
     closed (the earlier attempt landed). Raises the last error otherwise.
+    ``log_context``: the task's fields (workflowId, runId, activityId ...) for
+    the retry log lines, so a task's every line names it.
     """
     method = _method(client, operation)
+    context = dict(log_context or {})
 
     def should_stop(state: RetryCallState) -> bool:
         if max_attempts is not None and state.attempt_number >= max_attempts:
@@ -172,7 +176,7 @@ def call(
         log.warning(
             "SWF %s failed on attempt %d (%s); no more retries",
             operation, state.attempt_number, error_code(error) if error else "?",
-            extra={"operation": operation, "attempt": state.attempt_number,
+            extra={**context, "operation": operation, "attempt": state.attempt_number,
                    "error_code": error_code(error) if error else None},
         )
         return state.outcome.result() if state.outcome else None  # raises the error
@@ -182,7 +186,7 @@ def call(
         wait=wait_random_exponential(multiplier=policy.base, max=policy.cap),
         retry=retry_if_exception(lambda error: is_retryable(error, operation)),
         stop=should_stop,
-        before_sleep=lambda state: _log_retry(operation, state),
+        before_sleep=lambda state: _log_retry(operation, state, context),
         retry_error_callback=give_up,
     )
     last_error: BaseException | None = None
@@ -199,7 +203,7 @@ def call(
                     log.warning(
                         "SWF %s: UnknownResourceFault on attempt %d; an earlier attempt "
                         "landed, taken as done", operation, number,
-                        extra={"operation": operation, "attempt": number,
+                        extra={**context, "operation": operation, "attempt": number,
                                "error_code": "UnknownResourceFault"},
                     )
                     return None
@@ -210,15 +214,15 @@ def call(
     raise AssertionError("unreachable: tenacity returns or raises")  # pragma: no cover
 
 
-def _log_retry(operation: str, state: RetryCallState) -> None:
+def _log_retry(operation: str, state: RetryCallState, context: dict[str, Any]) -> None:
     error = state.outcome.exception() if state.outcome else None
     code = error_code(error) if error else "?"
     wait = state.upcoming_sleep
     log.warning(
         "SWF %s failed on attempt %d (%s); retrying in %.2f s",
         operation, state.attempt_number, code, wait,
-        extra={"operation": operation, "attempt": state.attempt_number, "error_code": code,
-               "retry_wait": wait},
+        extra={**context, "operation": operation, "attempt": state.attempt_number,
+               "error_code": code, "retry_wait": wait},
     )
 
 
