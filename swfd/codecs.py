@@ -95,11 +95,25 @@ def sendable(text: str) -> str:
     return text
 
 
+def swf_length(text: str) -> int:
+    """Length as SWF counts it against its limits: UTF-16 code units (a character
+    outside the BMP, such as most emoji, counts twice)."""
+    return len(text) + sum(1 for char in text if ord(char) > 0xFFFF)
+
+
 def truncate(text: str, limit: int, keep: str = "head") -> str:
-    """Cut ``text`` to ``limit`` characters, saying so; ``keep="tail"`` keeps the end."""
-    if len(text) <= limit:
+    """Cut ``text`` to ``limit`` characters as SWF counts them (:func:`swf_length`),
+    saying so; ``keep="tail"`` keeps the end."""
+    if swf_length(text) <= limit:
         return text
     mark = "...[truncated]"
+    budget = limit - len(mark)
+    kept: list[str] = []
+    for char in (reversed(text) if keep == "tail" else text):
+        budget -= 2 if ord(char) > 0xFFFF else 1
+        if budget < 0:
+            break
+        kept.append(char)
     if keep == "tail":
-        return mark + text[len(text) - (limit - len(mark)):]
-    return text[: limit - len(mark)] + mark
+        return mark + "".join(reversed(kept))
+    return "".join(kept) + mark

@@ -27,16 +27,15 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import re
 import time
 import traceback
 from typing import Any
 
 from swfd import codecs
-from swfd.codecs import sendable, truncate
+from swfd.codecs import sendable, swf_length, truncate
 from swfd.lifecycle import EXIT_ERROR, EXIT_OK, Lifecycle
 from swfd.registry import Registry, WorkflowDef
-from swfd.swf.retry import call, error_code
+from swfd.swf.retry import call, error_code, without_values
 
 log = logging.getLogger(__name__)
 
@@ -61,22 +60,8 @@ _REFUSED_DECISIONS = frozenset({"ValidationException", "ValidationError", "Param
                                 "SerializationException"})
 
 
-# Where SWF's and botocore's validation messages quote a value.
-_QUOTED_VALUES = (
-    (re.compile(r"Value '.*?' at '", re.DOTALL), "Value (not shown) at '"),
-    (re.compile(r", value: .*?, type: ", re.DOTALL), ", value: (not shown), type: "),
-)
-
-
 class DecisionsRefused(Exception):
     """SWF (or botocore's parameter check) refused a batch of decisions."""
-
-
-def _without_values(message: str) -> str:
-    """A validation message with the quoted values left out (they may be payloads)."""
-    for pattern, replacement in _QUOTED_VALUES:
-        message = pattern.sub(replacement, message)
-    return message
 
 
 def _attrs(event: dict[str, Any]) -> dict[str, Any]:
@@ -149,6 +134,20 @@ class DecisionTask:
             "runId": self.workflow_execution.get("runId", ""),
             "decisionStartedEventId": self.started_event_id,
         }
+
+
+def _error_marker(attempt: int, error: str, details: str) -> str:
+    """The decider-error marker's details: JSON within SWF's 32768 characters, however
+    non-ASCII the error is (escaped, one character can take twelve)."""
+    budget = 30000
+    for _ in range(20):
+        marker = json.dumps({"attempt": attempt, "error": truncate(sendable(error), 1024),
+                             "traceback": truncate(sendable(details), budget, keep="tail")},
+                            ensure_ascii=False)
+        if swf_length(marker) <= MAX_DETAILS:
+            return marker
+        budget //= 2
+    return json.dumps({"attempt": attempt, "error": "(too long to record)"})
 
 
 def _error_state(events: list[dict[str, Any]]) -> tuple[int, int, list[str]]:
@@ -250,7 +249,7 @@ class DecisionWorker:
             if error_code(exc) in _REFUSED_DECISIONS:
                 # SWF's message quotes the refused values (payloads): the log gets it
                 # without them; the marker, in the history with the payloads, gets it whole.
-                self.answer_error(task, DecisionsRefused(_without_values(str(exc))),
+                self.answer_error(task, DecisionsRefused(without_values(str(exc))),
                                   f"SWF refused the decisions: {exc}")
             else:
                 log.error("RespondDecisionTaskCompleted failed (%s: %s); the decision task "
@@ -293,8 +292,7 @@ class DecisionWorker:
         error = f"{type(exc).__name__}: {exc}"
         limit = self.pool.decider_max_attempts
         give_up = limit is not None and attempt >= limit
-        marker = json.dumps({"attempt": attempt, "error": truncate(error, 1024),
-                             "traceback": truncate(details, 30000, keep="tail")})
+        marker = _error_marker(attempt, error, details)
         decisions: list[dict[str, Any]] = [{
             "decisionType": "RecordMarker",
             "recordMarkerDecisionAttributes": {"markerName": ERROR_MARKER, "details": marker},

@@ -15,6 +15,8 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import Any, Union
 
+from swfd.codecs import swf_length
+
 #: Seconds as an int, or a string SWF takes as is ("NONE" where allowed).
 Duration = Union[int, str, None]
 
@@ -86,10 +88,11 @@ def _problems(value: Any, shape: Any, path: str) -> Iterator[tuple[str, str]]:
             shown = "" if path.rpartition(".")[2] in PAYLOAD_FIELDS else f" {value!r:.60}"
             yield path, f"expected a string, got {type(value).__name__}{shown}"
             return
-        if "min" in meta and len(value) < meta["min"]:
-            yield path, f"length {len(value)} is below the minimum {meta['min']}"
-        if "max" in meta and len(value) > meta["max"]:
-            yield path, f"length {len(value)} exceeds the maximum {meta['max']}"
+        length = swf_length(value)  # UTF-16 code units, as SWF counts
+        if "min" in meta and length < meta["min"]:
+            yield path, f"length {length} is below the minimum {meta['min']}"
+        if "max" in meta and length > meta["max"]:
+            yield path, f"length {length} exceeds the maximum {meta['max']}"
         if "enum" in meta and value not in meta["enum"]:
             yield path, f"{value!r} is not one of {', '.join(meta['enum'])}"
     elif kind == "structure":

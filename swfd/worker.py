@@ -39,11 +39,11 @@ import traceback
 from typing import Any
 
 from swfd import codecs
-from swfd.codecs import sendable, truncate
+from swfd.codecs import sendable, swf_length, truncate
 from swfd.errors import Canceled, CodecError
 from swfd.lifecycle import EXIT_ERROR, EXIT_OK, EXIT_RECYCLE, SHUTDOWN_REASON, Lifecycle
 from swfd.registry import ActivityDef, Registry, seconds_or_none
-from swfd.swf.retry import call, error_code
+from swfd.swf.retry import call, error_code, without_values
 
 log = logging.getLogger(__name__)
 
@@ -233,12 +233,14 @@ class ActivityWorker:
         except CodecError as exc:
             self.respond_failed(task, f"swfd: result could not be encoded: {exc}", str(exc))
             return
-        if encoded is not None and len(encoded) > MAX_RESULT:
+        size = 0 if encoded is None else swf_length(encoded)
+        if size > MAX_RESULT:
             self.respond_failed(
                 task,
-                f"swfd: result too large: {len(encoded)} characters, SWF allows {MAX_RESULT}",
+                f"swfd: result too large: {size} characters, SWF allows {MAX_RESULT}",
                 f"activity {definition.name} {definition.version} returned a result of "
-                f"{len(encoded)} characters once encoded with codec {definition.codec!r}",
+                f"{size} characters (UTF-16 code units, as SWF counts them) once encoded "
+                f"with codec {definition.codec!r}",
             )
             return
         log.info("activity %s %s completed in %.2f s", definition.name, definition.version,
@@ -287,7 +289,7 @@ class ActivityWorker:
                             "discarded", outcome, extra=extra)
             else:
                 log.error("%s failed (%s: %s); the task will time out", operation,
-                          error_code(exc), exc, extra=extra)
+                          error_code(exc), without_values(str(exc)), extra=extra)
             return False
         log.debug("answered %s", outcome, extra=extra)
         return True

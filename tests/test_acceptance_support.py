@@ -52,7 +52,7 @@ ACCEPTANCE_PLUGIN = textwrap.dedent('''
 
     @swfd.activity(name="AccSized", version="1", task_list=TL)
     def sized(task):
-        return "x" * task.input["n"]
+        return task.input.get("char", "x") * task.input["n"]
 
 
     @swfd.activity(name="AccBoom", version="1", task_list=TL)
@@ -127,7 +127,7 @@ ACCEPTANCE_PLUGIN = textwrap.dedent('''
         elif state.state == "completed":
             decisions.complete_workflow_execution(result=state.result)
         elif not state.is_open:
-            decisions.fail_workflow_execution(reason=f"one {state.state}: {state.reason}"[:256],
+            decisions.fail_workflow_execution(reason=f"one {state.state}",
                                               details=state.details)
         return decisions
 
@@ -215,6 +215,12 @@ ACCEPTANCE_PLUGIN = textwrap.dedent('''
         return decisions
 
 
+    @swfd.activity(name="AccBoomWide", version="1", task_list=TL, start_to_close_timeout=60)
+    def boom_wide(task):
+        """A reason and traceback of characters outside the BMP (two UTF-16 units each)."""
+        raise RuntimeError("\U0001F680" * task.input["n"])
+
+
     @swfd.activity(name="AccBoomSurrogate", version="1", task_list=TL, start_to_close_timeout=60)
     def boom_surrogate(task):
         raise RuntimeError("broke on \\udc80 input")
@@ -235,6 +241,12 @@ ACCEPTANCE_PLUGIN = textwrap.dedent('''
     def leaky(task):
         """Decisions SWF refuses, carrying the input: swfd must not log them."""
         secret = task.input["secret"]
+        if task.input["mode"] == "widereason":
+            decisions = swfd.Decisions()
+            decisions.fail_workflow_execution(reason="\U0001F680" * 200)
+            return decisions
+        if task.input["mode"] == "wide":
+            raise ValueError("\u00e9" * 8000)
         if task.input["mode"] == "surrogate":
             decisions = swfd.Decisions()
             decisions.complete_workflow_execution(result=secret + "\\ud800")
@@ -296,7 +308,7 @@ ACCEPTANCE_PLUGIN = textwrap.dedent('''
     @swfd.hookimpl
     def swfd_activities():
         return [echo, nothing, raw, sized, boom, cancelable, whoami, surrogate,
-                boom_surrogate, beat_surrogate]
+                boom_surrogate, beat_surrogate, boom_wide]
 
 
     @swfd.hookimpl

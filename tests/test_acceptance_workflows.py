@@ -287,3 +287,65 @@ def test_plugin_hooks_called_in_master_and_each_child(daemon):
         assert inits.get(pid) == "worker default acc", (pid, inits)
     for pid in daemon.children("decider:main"):
         assert inits.get(pid) == "decider main acc", (pid, inits)
+
+
+@pytest.mark.parametrize("n,ok", [(16383, True), (16384, False)])
+def test_result_limit_counts_as_swf_does(daemon, n, ok):
+    """SWF's 32768 is in UTF-16 units: each 🚀 counts twice. One over fails the task
+    at once with a clear reason; it is not refused by SWF and left to time out."""
+    execution, info = _run(daemon, "AccOne", {"activity": "AccSized",
+                                              "input": {"n": n, "char": "🚀"}}, timeout=20)
+    if ok:
+        assert info["closeStatus"] == "COMPLETED", daemon.event_types(execution)
+        assert json.loads(_result(daemon, execution)) == "🚀" * n
+    else:
+        assert info["closeStatus"] == "FAILED", daemon.event_types(execution)
+        failed = [attrs(e) for e in daemon.history(execution)
+                  if e["eventType"] == "ActivityTaskFailed"]
+        assert "too large" in failed[0]["reason"], failed
+    assert "🚀🚀🚀" not in daemon.text(), "the payload reached the log"
+
+
+def test_failure_reason_and_details_cut_to_swf_limits_in_utf16(daemon):
+    execution, info = _run(daemon, "AccOne", {"activity": "AccBoomWide",
+                                              "input": {"n": 20000}}, timeout=20)
+    types = daemon.event_types(execution)
+    assert info["closeStatus"] == "FAILED", types
+    assert "ActivityTaskTimedOut" not in types, types
+    failed = [attrs(e) for e in daemon.history(execution) if e["eventType"] == "ActivityTaskFailed"]
+    assert "MarkerRecorded" not in types, "the decider did not fail"
+    assert failed[0]["reason"].startswith("RuntimeError: 🚀"), failed[0]["reason"][:50]
+    assert len(failed[0]["reason"].encode("utf-16-le")) <= 2 * 256
+    assert len(failed[0]["details"].encode("utf-16-le")) <= 2 * 32768
+
+
+def test_decision_error_with_a_long_non_ascii_message_is_still_recorded(daemon):
+    execution = daemon.start_workflow("AccLeaky", "1", input={"mode": "wide", "secret": "s"})
+    try:
+        wait_for(lambda: "MarkerRecorded" in daemon.event_types(execution), 20,
+                 message="the decision error's marker")
+        marker = next(attrs(e) for e in daemon.history(execution)
+                      if e["eventType"] == "MarkerRecorded")
+        assert marker["markerName"] == "swfd:decider-error"
+        assert "ValueError" in json.loads(marker["details"])["error"]
+    finally:
+        daemon.client.terminate_workflow_execution(
+            domain=daemon.domain, workflowId=execution["workflowId"], runId=execution["runId"])
+
+
+def test_decisions_builder_counts_lengths_as_swf_does(daemon):
+    """200 🚀 are 400 UTF-16 units: over the 256 of a reason. The builder says so
+    (naming the field), rather than SWF refusing the batch."""
+    execution = daemon.start_workflow("AccLeaky", "1", input={"mode": "widereason",
+                                                              "secret": "s"})
+    try:
+        wait_for(lambda: "MarkerRecorded" in daemon.event_types(execution), 20,
+                 message="the decision error's marker")
+        marker = next(attrs(e) for e in daemon.history(execution)
+                      if e["eventType"] == "MarkerRecorded")
+        error = json.loads(marker["details"])["error"]
+        assert error.startswith("DecisionError") and "field reason" in error, error
+        assert "length 400 exceeds the maximum 256" in error, error
+    finally:
+        daemon.client.terminate_workflow_execution(
+            domain=daemon.domain, workflowId=execution["workflowId"], runId=execution["runId"])

@@ -38,6 +38,7 @@ operation, the attempt, the error code and the wait.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -135,6 +136,21 @@ def taken_as_done(error: BaseException, operation: str, attempt: int) -> bool:
         and isinstance(error, ClientError)
         and error_code(error) == "UnknownResourceFault"
     )
+
+
+# Where SWF's and botocore's validation messages quote a value (a payload, maybe).
+_QUOTED_VALUES = (
+    (re.compile(r"Value '.*?' at '", re.DOTALL), "Value (not shown) at '"),
+    (re.compile(r", value: .*?, type: ", re.DOTALL), ", value: (not shown), type: "),
+)
+
+
+def without_values(message: str) -> str:
+    """An SWF error message with the values it quotes left out, fit for a log line:
+    logs never hold payloads, and a refused field's value may be one."""
+    for pattern, replacement in _QUOTED_VALUES:
+        message = pattern.sub(replacement, message)
+    return message
 
 
 def _method(client: Any, operation: str) -> Callable[..., dict]:
