@@ -137,3 +137,28 @@ def test_retried_answer_log_lines_carry_the_task(tmp_path):
         daemon.close()
         proxy.close()
         endpoint.close()
+
+
+def test_answer_whose_reply_was_lost_is_taken_as_done(tmp_path):
+    """The completion lands but its reply is lost (a 500): the retry meets
+    UnknownResourceFault, which is taken as done; the workflow completes."""
+    endpoint = StandaloneEndpoint(tmp_path)
+    proxy = ThrottlingProxy(endpoint.port, "RespondActivityTaskCompleted", times=1,
+                            lose_response=True)
+    daemon = AccDaemon(tmp_path, endpoint_url=proxy.url)
+    try:
+        daemon.start().wait_ready()
+        execution = daemon.start_workflow("AccOne", "1", input={"activity": "AccEcho",
+                                                                "input": SECRET})
+        info = daemon.wait_closed(execution, timeout=30)
+        assert info["closeStatus"] == "COMPLETED", daemon.event_types(execution)
+        assert proxy.throttled == 1
+        assert daemon.count(execution, "ActivityTaskCompleted") == 1
+        done = [line for line in json_lines(daemon.text()) if "taken as done" in line["message"]]
+        assert done and done[0].get("activityId") == "one", daemon.text()[-3000:]
+        assert done[0].get("workflowId") == execution["workflowId"]
+        assert SECRET not in daemon.text()
+    finally:
+        daemon.close()
+        proxy.close()
+        endpoint.close()

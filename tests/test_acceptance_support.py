@@ -503,7 +503,9 @@ class ThrottlingProxy:
     """An HTTP proxy in front of an SWF endpoint that answers ThrottlingException to the
     first ``times`` calls of ``operation`` (as SWF does under load); the rest pass."""
 
-    def __init__(self, upstream_port: int, operation: str, times: int = 1) -> None:
+    def __init__(self, upstream_port: int, operation: str, times: int = 1,
+                 lose_response: bool = False) -> None:
+        """``lose_response``: forward the call, then answer 500 as if the reply was lost."""
         import http.client
         import threading
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -523,7 +525,7 @@ class ThrottlingProxy:
                 with lock:
                     throttle = target.endswith("." + operation) and proxy.throttled < times
                     proxy.throttled += throttle
-                if throttle:
+                if throttle and not lose_response:
                     reply = (b'{"__type": "com.amazon.coral.availability#ThrottlingException",'
                              b' "message": "Rate exceeded"}')
                     status, content_type = 400, "application/x-amz-json-1.0"
@@ -536,6 +538,10 @@ class ThrottlingProxy:
                         content_type = response.getheader("Content-Type", "")
                     finally:
                         upstream.close()
+                    if throttle:  # lose_response: it landed, but the caller cannot know
+                        reply = (b'{"__type": "com.amazon.coral.service#InternalFailure",'
+                                 b' "message": "lost"}')
+                        status, content_type = 500, "application/x-amz-json-1.0"
                 try:
                     self.send_response(status)
                     self.send_header("Content-Type", content_type)
