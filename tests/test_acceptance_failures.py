@@ -13,6 +13,7 @@ import signal
 import textwrap
 import time
 
+import pytest
 from test_acceptance_support import (
     SECRET,
     AccDaemon,
@@ -139,12 +140,13 @@ def test_retried_answer_log_lines_carry_the_task(tmp_path):
         endpoint.close()
 
 
-def test_answer_whose_reply_was_lost_is_taken_as_done(tmp_path):
-    """The completion lands but its reply is lost (a 500): the retry meets
+@pytest.mark.parametrize("operation", ["RespondActivityTaskCompleted",
+                                       "RespondDecisionTaskCompleted"])
+def test_answer_whose_reply_was_lost_is_taken_as_done(tmp_path, operation):
+    """The answer lands but its reply is lost (a 500): the retry meets
     UnknownResourceFault, which is taken as done; the workflow completes."""
     endpoint = StandaloneEndpoint(tmp_path)
-    proxy = ThrottlingProxy(endpoint.port, "RespondActivityTaskCompleted", times=1,
-                            lose_response=True)
+    proxy = ThrottlingProxy(endpoint.port, operation, times=1, lose_response=True)
     daemon = AccDaemon(tmp_path, endpoint_url=proxy.url)
     try:
         daemon.start().wait_ready()
@@ -154,8 +156,10 @@ def test_answer_whose_reply_was_lost_is_taken_as_done(tmp_path):
         assert info["closeStatus"] == "COMPLETED", daemon.event_types(execution)
         assert proxy.throttled == 1
         assert daemon.count(execution, "ActivityTaskCompleted") == 1
-        done = [line for line in json_lines(daemon.text()) if "taken as done" in line["message"]]
-        assert done and done[0].get("activityId") == "one", daemon.text()[-3000:]
+        done = wait_for(lambda: [line for line in json_lines(daemon.text())
+                                 if "taken as done" in line["message"]], 10,
+                        message="the retry's UnknownResourceFault taken as done")
+        assert done[0].get("activityId") == "one" or done[0].get("decisionStartedEventId")
         assert done[0].get("workflowId") == execution["workflowId"]
         assert SECRET not in daemon.text()
     finally:
