@@ -31,7 +31,7 @@ import time
 import traceback
 from typing import Any
 
-from swfd import codecs
+from swfd import codecs, logs
 from swfd.codecs import sendable, swf_length, truncate
 from swfd.lifecycle import EXIT_ERROR, EXIT_OK, Lifecycle
 from swfd.registry import Registry, WorkflowDef
@@ -260,7 +260,8 @@ class DecisionWorker:
 
     def decide(self, task: DecisionTask, definition: WorkflowDef) -> list[dict[str, Any]]:
         """Run the handler and turn what it returns into the ``decisions=`` list."""
-        returned = definition.func(task)
+        with logs.task_scope(task.log_context):
+            returned = definition.func(task)
         if returned is None:
             data: list[dict[str, Any]] = []
         elif hasattr(returned, "data") and hasattr(returned, "validate"):

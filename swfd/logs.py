@@ -8,9 +8,11 @@ the task context other modules pass with ``extra=`` (``workflowId``, ``runId``,
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 try:  # python-json-logger >= 3
@@ -23,8 +25,27 @@ LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 FORMATS = ("json", "text")
 
 
+_task_context: dict[str, Any] = {}
+
+
+@contextlib.contextmanager
+def task_scope(context: dict[str, Any]) -> Iterator[None]:
+    """While a plugin's handler runs, its own log lines carry the task's fields too.
+
+    A process runs one task at a time, so one module-level slot is enough; the
+    heartbeat thread's lines during the task get the fields as well.
+    """
+    _task_context.clear()
+    _task_context.update(task_context(**context))
+    try:
+        yield
+    finally:
+        _task_context.clear()
+
+
 class ContextFilter(logging.Filter):
-    """Stamps ``pid`` (read per record: right after a fork too) and ``pool``."""
+    """Stamps ``pid`` (read per record: right after a fork too), ``pool``, and the
+    fields of the task in hand (see :func:`task_scope`) where a line lacks them."""
 
     def __init__(self, pool: str | None) -> None:
         super().__init__()
@@ -33,6 +54,9 @@ class ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.pid = os.getpid()
         record.pool = self.pool
+        for key, value in tuple(_task_context.items()):
+            if not hasattr(record, key):
+                setattr(record, key, value)
         return True
 
 

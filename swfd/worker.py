@@ -38,7 +38,7 @@ import time
 import traceback
 from typing import Any
 
-from swfd import codecs
+from swfd import codecs, logs
 from swfd.codecs import sendable, swf_length, truncate
 from swfd.errors import Canceled, CodecError
 from swfd.lifecycle import EXIT_ERROR, EXIT_OK, EXIT_RECYCLE, SHUTDOWN_REASON, Lifecycle
@@ -209,7 +209,8 @@ class ActivityWorker:
         supervisor.watch(task)
         started = time.monotonic()
         try:
-            result = definition.func(task)
+            with logs.task_scope(extra):
+                result = definition.func(task)
         except Canceled as exc:
             self.finish(task, supervisor)
             self.respond(task, "RespondActivityTaskCanceled", "canceled",

@@ -27,6 +27,7 @@ SECRET = "SECRET-PAYLOAD-7f3a"  # never allowed in a log line
 ACCEPTANCE_PLUGIN = textwrap.dedent('''
     """An outsider's plugin: activities and workflows written from DESIGN.md alone."""
     import json
+    import logging
     import time
 
     import swfd
@@ -75,6 +76,7 @@ ACCEPTANCE_PLUGIN = textwrap.dedent('''
 
     @swfd.activity(name="AccWhoAmI", version="1", task_list=TL)
     def whoami(task):
+        logging.getLogger("acc_plugin").warning("whoami handler running")
         return None
 
 
@@ -118,6 +120,7 @@ ACCEPTANCE_PLUGIN = textwrap.dedent('''
     @swfd.workflow(name="AccOne", version="1", task_list=TL)
     def one(task):
         """Run the activity named by the input once; close with its outcome."""
+        logging.getLogger("acc_plugin").warning("deciding AccOne")
         decisions = swfd.Decisions()
         state = task.history.activities.get("one")
         if state is None:

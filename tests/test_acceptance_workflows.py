@@ -349,3 +349,21 @@ def test_decisions_builder_counts_lengths_as_swf_does(daemon):
     finally:
         daemon.client.terminate_workflow_execution(
             domain=daemon.domain, workflowId=execution["workflowId"], runId=execution["runId"])
+
+
+def test_plugin_log_lines_during_a_task_carry_the_task(daemon):
+    """A plugin's own logging inside its handlers names the task, as swfd's lines do."""
+    execution, info = _run(daemon, "AccOne", {"activity": "AccWhoAmI"})
+    assert info["closeStatus"] == "COMPLETED", daemon.event_types(execution)
+    lines = wait_for(lambda: [line for line in json_lines(daemon.text())
+                              if line.get("logger") == "acc_plugin"
+                              and line.get("workflowId") == execution["workflowId"]] or None,
+                     10, message="the plugin's log lines")
+    handler = [line for line in lines if line["message"] == "whoami handler running"]
+    assert handler and handler[0]["activityId"] == "one", lines
+    assert handler[0]["runId"] == execution["runId"] and handler[0]["pool"] == "worker:default"
+    decider = [line for line in lines if line["message"] == "deciding AccOne"]
+    assert len(decider) >= 2 and all(line.get("decisionStartedEventId") for line in decider)
+    orphans = [line for line in json_lines(daemon.text())
+               if line.get("logger") == "acc_plugin" and "workflowId" not in line]
+    assert not orphans, orphans
