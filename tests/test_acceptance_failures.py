@@ -85,6 +85,15 @@ MISSPELT = textwrap.dedent('''
 ''')
 
 
+BROKEN_CONFIGURE = textwrap.dedent('''
+    import swfd
+
+    @swfd.hookimpl
+    def swfd_configure(settings):
+        raise RuntimeError(f"cannot configure for domain {settings.domain}")
+''')
+
+
 def _add_plugin(site, name, module, source):
     (site / f"{module}.py").write_text(source)
     dist = site / f"{module}-1.0.dist-info"
@@ -97,8 +106,10 @@ def test_plugin_mistakes_refused_at_start(tmp_path):
     site = install_plugins(tmp_path / "site")
     _add_plugin(site, "acc_dup", "acc_dup_plugin", DUPLICATE)
     _add_plugin(site, "acc_typo", "acc_typo_plugin", MISSPELT)
+    _add_plugin(site, "acc_noconf", "acc_noconf_plugin", BROKEN_CONFIGURE)
     cases = {"acceptance, acc_dup": ("AccEcho", "acceptance", "acc_dup"),
-             "acc_typo": ("acc_typo", "swfd_activites")}
+             "acc_typo": ("acc_typo", "swfd_activites"),
+             "acceptance, acc_noconf": ("acc_noconf", "swfd_configure", "cannot configure")}
     for number, (plugins, words) in enumerate(cases.items()):
         where = tmp_path / f"case{number}"
         where.mkdir()
