@@ -15,7 +15,9 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import Any, Union
 
+from swfd import codecs
 from swfd.codecs import swf_length
+from swfd.errors import CodecError
 
 #: Seconds as an int, or a string SWF takes as is ("NONE" where allowed).
 Duration = Union[int, str, None]
@@ -38,6 +40,9 @@ _TASK_PRIORITY_RANGE = (-(2**31), 2**31 - 1)
 
 #: Fields that carry a workflow's data; errors never quote their values (logs hold no payloads).
 PAYLOAD_FIELDS = frozenset({"input", "result", "details", "control", "executionContext"})
+# Payloads a plugin may give as Python values (encoded as JSON); control and
+# execution context stay strings the decider reads back itself.
+_JSON_PAYLOADS = frozenset({"input", "result", "details"})
 
 #: SWF's request size quota; the decisions are most of a RespondDecisionTaskCompleted body.
 MAX_REQUEST_BYTES = 1024 * 1024
@@ -140,8 +145,11 @@ class Decisions:
 
     Every method appends one decision and raises :class:`DecisionError` at once
     if SWF would refuse it. Durations take int seconds or ``"NONE"``; they are
-    sent as strings. ``.data`` is what boto3's ``respond_decision_task_completed``
-    takes as ``decisions=``.
+    sent as strings. Payloads (``input``, ``result``, ``details``) are sent
+    unchanged when they are strings (as the seed and plain clients use them);
+    any other value is encoded as JSON here, swfd's default codec, so a
+    json-codec workflow can pass Python values straight through. ``.data`` is
+    what boto3's ``respond_decision_task_completed`` takes as ``decisions=``.
     """
 
     def __init__(self) -> None:
@@ -390,6 +398,13 @@ class Decisions:
 
         def fail(field: str | None, problem: str) -> DecisionError:
             return DecisionError(index, decision_type, field, problem)
+
+        for name in _JSON_PAYLOADS.intersection(attrs):
+            if not isinstance(attrs[name], str):
+                try:
+                    attrs[name] = codecs.encode("json", attrs[name], name)
+                except CodecError as exc:
+                    raise fail(name, str(exc)) from None
 
         for name, member in shape.members.items():
             if name in attrs and member.name in ("DurationInSeconds", "DurationInSecondsOptional"):

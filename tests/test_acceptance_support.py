@@ -256,7 +256,7 @@ ACCEPTANCE_PLUGIN = textwrap.dedent('''
             return decisions
         if task.input["mode"] == "builder":
             decisions = swfd.Decisions()
-            decisions.complete_workflow_execution(result={"secret": secret})
+            decisions.complete_workflow_execution(result={"secret": secret, "set": {secret}})
             return decisions
         return [{"decisionType": "CompleteWorkflowExecution",
                  "completeWorkflowExecutionDecisionAttributes": {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import json
 
 import botocore.session
 import pytest
@@ -219,3 +220,20 @@ def test_validate_rejects_a_batch_over_one_megabyte():
     for i in range(30):
         d.record_marker(f"m{i}", details="x" * 32768)
     d.validate()
+
+
+def test_python_payloads_are_encoded_as_json_and_strings_pass_unchanged():
+    from swfd import Decisions
+    from swfd.decisions import DecisionError
+
+    decisions = Decisions()
+    decisions.schedule_activity_task("a", "A", "1", input={"width": 640, "name": "é"})
+    decisions.complete_workflow_execution(result='{"already": "encoded"}')
+    attrs = [d[next(k for k in d if k.endswith("Attributes"))] for d in decisions.data]
+    assert json.loads(attrs[0]["input"]) == {"width": 640, "name": "é"}
+    assert attrs[1]["result"] == '{"already": "encoded"}'
+    with pytest.raises(DecisionError) as info:
+        Decisions().record_marker("m", details={"secret": {1, 2}})
+    assert "details" in str(info.value) and "secret" not in str(info.value)
+    with pytest.raises(DecisionError, match="length"):
+        Decisions().complete_workflow_execution(result=["x" * 40000])
