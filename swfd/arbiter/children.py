@@ -164,16 +164,23 @@ def endpoint_main(settings: Any) -> int:
     return 0
 
 
+REGISTRAR_CALL_ATTEMPTS = 4
+
+
 def registrar_main(settings: Any, registry: Any) -> int:
     """Register the domain and every type; log the defaults that differ."""
     from swfd.swf.client import client_for
+    from swfd.swf.models import retry_bounds
     from swfd.swf.registration import register_all
 
     set_parent_death_signal()
     logs.setup(settings.log_format, settings.log_level, pool="registrar")
     try:
         client = client_for(settings, max_pool_connections=1)
-        lines = register_all(client, settings.domain, registry, settings.retention_days)
+        # Each call retries briefly: the master retries the whole registrar with
+        # its own backoff and gives up (exit 1) after Timing.registrar_attempts.
+        with retry_bounds(max_attempts=REGISTRAR_CALL_ATTEMPTS):
+            lines = register_all(client, settings.domain, registry, settings.retention_days)
     except Exception:
         log.exception("registering domain %r and its types failed", settings.domain)
         return EXIT_ERROR
