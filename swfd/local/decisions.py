@@ -31,7 +31,7 @@ from swfd.local.state import (
     Child,
     Execution,
     Timer,
-    decode_token,
+    decode_task_token,
     new_run_id,
     priority,
     seconds,
@@ -142,10 +142,7 @@ class DecisionOps:
         return {}
 
     def _started_decision(self, token: str):
-        data = decode_token(token, "taskToken")
-        if not (isinstance(data, list) and len(data) == 4 and data[0] == "D"):
-            raise SWFFault("ValidationException", "taskToken is not a decision task token")
-        _, run_id, scheduled_id, started_id = data
+        run_id, scheduled_id, started_id = decode_task_token(token, "D")
         ex = self.open_runs.get(run_id)
         d = ex.decision if ex is not None else None
         if d is None or d.scheduled_id != scheduled_id or d.started_id != started_id:

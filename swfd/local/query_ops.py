@@ -11,7 +11,7 @@ before the periodic sweep deletes them.
 from __future__ import annotations
 
 from swfd.local.faults import SWFFault
-from swfd.local.paging import key_of, key_token, page, page_size
+from swfd.local.paging import INTEGER, NUMBER, key_of, key_token, page, page_size
 from swfd.local.state import Execution, compact, now
 
 _ONE_OF = ("executionFilter", "typeFilter", "tagFilter", "closeStatusFilter")
@@ -63,7 +63,7 @@ class QueryOps:
     def op_GetWorkflowExecutionHistory(self, p: dict) -> dict:
         ex, is_open = self._execution(p["domain"], p["execution"])
         total = len(ex.events) if is_open else self.store.event_count(ex.run_id)
-        after = key_of(p, "GetWorkflowExecutionHistory")  # the last eventId returned
+        after = key_of(p, "GetWorkflowExecutionHistory", (INTEGER,))  # the last eventId returned
         size = page_size(p)
         if p.get("reverseOrder"):
             last = min(total, after[0] - 1) if after else total
@@ -73,7 +73,9 @@ class QueryOps:
             first = after[0] + 1 if after else 1
             last = min(total, first + size - 1)
             more, next_key = last < total, last
-        if is_open:
+        if last < first:  # a token past either end of the history
+            events = []
+        elif is_open:
             events = ex.events[first - 1:last]
         else:
             events = self.store.events(ex.run_id, first, last)
@@ -124,7 +126,7 @@ class QueryOps:
         found = sorted(self._open_matching(p), key=lambda e: (e.start_ts, e.seq),
                        reverse=descending)
         items, token = page(found, p, "ListOpenWorkflowExecutions",
-                            lambda e: (e.start_ts, e.seq), descending)
+                            lambda e: (e.start_ts, e.seq), descending, (NUMBER, NUMBER))
         return compact({"executionInfos": [e.info() for e in items], "nextPageToken": token})
 
     def op_CountOpenWorkflowExecutions(self, p: dict) -> dict:
@@ -163,7 +165,7 @@ class QueryOps:
     def op_ListClosedWorkflowExecutions(self, p: dict) -> dict:
         where, args, column = self._closed_query(p)
         descending = not p.get("reverseOrder")
-        after = key_of(p, "ListClosedWorkflowExecutions")
+        after = key_of(p, "ListClosedWorkflowExecutions", (NUMBER, NUMBER))
         if after is not None:
             where.append(f"({column}, seq) {'<' if descending else '>'} (?, ?)")
             args.extend(after)

@@ -7,7 +7,7 @@ state; they are held in memory (a handful of rows) and written through.
 from __future__ import annotations
 
 from swfd.local.faults import SWFFault
-from swfd.local.paging import page
+from swfd.local.paging import TEXT, page
 from swfd.local.state import MAX_TAGS, compact, now, seconds
 
 ARN_PREFIX = "arn:aws:swf:us-east-1:000000000000:/domain/"
@@ -79,7 +79,8 @@ class RegistryOps:
             (d for d in self.domains.values() if d["status"] == p["registrationStatus"]),
             key=lambda d: d["name"], reverse=reverse,
         )
-        items, token = page(doms, p, "ListDomains", lambda d: (d["name"],), reverse)
+        items, token = page(doms, p, "ListDomains", lambda d: (d["name"],), reverse,
+                            (TEXT,))
         return compact({"domainInfos": [self._domain_info(d) for d in items],
                         "nextPageToken": token})
 
@@ -193,7 +194,8 @@ class RegistryOps:
         ]
         reverse = bool(p.get("reverseOrder"))
         found.sort(key=lambda t: (t["name"], t["version"]), reverse=reverse)
-        items, token = page(found, p, operation, lambda t: (t["name"], t["version"]), reverse)
+        items, token = page(found, p, operation, lambda t: (t["name"], t["version"]), reverse,
+                            (TEXT, TEXT))
         return compact({"typeInfos": [self._type_info(kind, t) for t in items],
                         "nextPageToken": token})
 

@@ -69,6 +69,18 @@ def decode_token(token: str, what: str) -> Any:
         raise SWFFault("ValidationException", f"invalid {what}: {token[:64]!r}") from None
 
 
+def decode_task_token(token: str, kind: str) -> tuple[str, int, int]:
+    """(runId, scheduledEventId, startedEventId) of a task token of ``kind`` ("A" activity,
+    "D" decision); ValidationException for anything else, never an error of ours."""
+    data = decode_token(token, "taskToken")
+    if not (isinstance(data, list) and len(data) == 4 and data[0] == kind
+            and isinstance(data[1], str)
+            and all(type(v) is int and 0 <= v <= MAX_EVENTS for v in data[2:])):
+        what = "an activity" if kind == "A" else "a decision"
+        raise SWFFault("ValidationException", f"taskToken is not {what} task token")
+    return data[1], data[2], data[3]
+
+
 def compact(attrs: dict) -> dict:
     """Drop absent (None) members: SWF omits them from events and responses."""
     return {k: v for k, v in attrs.items() if v is not None}

@@ -16,7 +16,16 @@ import time
 
 from swfd.local.faults import SWFFault
 from swfd.local.paging import make_token, offset_of, page_size
-from swfd.local.state import Activity, Execution, compact, decode_token, encode_token, now, seconds
+from swfd.local.state import (
+    Activity,
+    Execution,
+    compact,
+    decode_task_token,
+    decode_token,
+    encode_token,
+    now,
+    seconds,
+)
 
 
 class TaskOps:
@@ -84,10 +93,7 @@ class TaskOps:
         })
 
     def _started_activity(self, token: str) -> tuple[Execution, Activity]:
-        data = decode_token(token, "taskToken")
-        if not (isinstance(data, list) and len(data) == 4 and data[0] == "A"):
-            raise SWFFault("ValidationException", "taskToken is not an activity task token")
-        _, run_id, scheduled_id, started_id = data
+        run_id, scheduled_id, started_id = decode_task_token(token, "A")
         ex = self.open_runs.get(run_id)
         act = ex.activity_by_scheduled(scheduled_id) if ex is not None else None
         if act is None or act.started_id != started_id:
@@ -192,9 +198,12 @@ class TaskOps:
         """A later page of a decision task already handed out (the token names the task)."""
         offset = offset_of(p, "PollForDecisionTask")
         data = decode_token(p["nextPageToken"], "nextPageToken")
-        token = data.get("t", "")
-        task = decode_token(token, "taskToken")
-        _, run_id, _, started_id = task
+        token = data.get("t")
+        prev = data.get("prev", 0)
+        if not isinstance(token, str) or type(prev) is not int:
+            raise SWFFault("ValidationException",
+                           "nextPageToken does not belong to PollForDecisionTask")
+        run_id, _, started_id = decode_task_token(token, "D")
         ex = self.open_runs.get(run_id)
         if ex is None:
             ex = self.store.load_execution(run_id)
@@ -202,7 +211,7 @@ class TaskOps:
                 raise SWFFault("UnknownResourceFault", f"Unknown execution run {run_id}")
             ex.events = self.store.events(run_id, 1, started_id)
         saved = ex.previous_started
-        ex.previous_started = data.get("prev", saved)
+        ex.previous_started = prev
         try:
             return self._decision_response(ex, token, started_id, p, offset)
         finally:
