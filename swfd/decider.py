@@ -337,18 +337,10 @@ def run_decider(settings: Any, pool: Any, registry: Registry, lifecycle: Lifecyc
     Called by the master after fork. ``client`` is for tests; by default the
     child builds its own from ``settings``.
     """
-    from swfd.config import expand_identity
+    from swfd.child import init_child
 
-    if registry.pm is not None:
-        try:
-            registry.pm.hook.swfd_worker_init(pool=pool, kind="decider")
-        except Exception:  # reported; the master respawns with backoff
-            log.exception("swfd_worker_init failed in decider pool %s", pool.name)
-            return EXIT_ERROR
-    if client is None:
-        from swfd.swf.client import client_for
-
-        client = client_for(settings)
-    identity = expand_identity(settings.identity, pool.name)
-    log.info("decider polling task list %s as %s", pool.task_list, identity)
+    started = init_child("decider", settings, pool, registry, client)
+    if started is None:
+        return EXIT_ERROR
+    client, identity = started
     return DecisionWorker(settings, pool, registry, lifecycle, client, identity).run()

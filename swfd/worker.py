@@ -425,18 +425,10 @@ def run_worker(settings: Any, pool: Any, registry: Registry, lifecycle: Lifecycl
     Called by the master after fork. ``client`` is for tests; by default the
     child builds its own from ``settings`` (never share one across a fork).
     """
-    from swfd.config import expand_identity
+    from swfd.child import init_child
 
-    if registry.pm is not None:
-        try:
-            registry.pm.hook.swfd_worker_init(pool=pool, kind="worker")
-        except Exception:  # reported; the master respawns with backoff
-            log.exception("swfd_worker_init failed in worker pool %s", pool.name)
-            return EXIT_ERROR
-    if client is None:
-        from swfd.swf.client import client_for
-
-        client = client_for(settings)
-    identity = expand_identity(settings.identity, pool.name)
-    log.info("worker polling task list %s as %s", pool.task_list, identity)
+    started = init_child("worker", settings, pool, registry, client)
+    if started is None:
+        return EXIT_ERROR
+    client, identity = started
     return ActivityWorker(settings, pool, registry, lifecycle, client, identity).run()
