@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 from swfd.codecs import CODECS
 from swfd.errors import DefinitionError
@@ -113,8 +113,31 @@ def seconds_or_none(duration: str) -> float | None:
     return None if duration == "NONE" else float(duration)
 
 
-@dataclass(frozen=True)
-class ActivityDef:
+class _HandlerDef:
+    """What activity and workflow definitions share: a key, a callable handler and
+    a repr that says where the handler lives."""
+
+    kind: ClassVar[str]
+    func: Callable[[Any], Any]
+    name: str
+    version: str
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.name, self.version)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.func(*args, **kwargs)
+
+    def __post_init__(self) -> None:
+        _copy_identity(self)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name} {self.version} ({_where(self.func)})>"
+
+
+@dataclass(frozen=True, repr=False)
+class ActivityDef(_HandlerDef):
     """An activity type: its handler and the defaults it is registered with."""
 
     func: Callable[[Any], Any]
@@ -129,24 +152,11 @@ class ActivityDef:
     description: str | None = None
     codec: str = "json"
 
-    kind = "activity"
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.name, self.version)
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.func(*args, **kwargs)
-
-    def __post_init__(self) -> None:
-        _copy_identity(self)
-
-    def __repr__(self) -> str:
-        return f"<ActivityDef {self.name} {self.version} ({_where(self.func)})>"
+    kind: ClassVar[str] = "activity"
 
 
-@dataclass(frozen=True)
-class WorkflowDef:
+@dataclass(frozen=True, repr=False)
+class WorkflowDef(_HandlerDef):
     """A workflow type: its decision logic and the defaults it is registered with."""
 
     func: Callable[[Any], Any]
@@ -160,20 +170,7 @@ class WorkflowDef:
     description: str | None = None
     codec: str = "json"
 
-    kind = "workflow"
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.name, self.version)
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.func(*args, **kwargs)
-
-    def __post_init__(self) -> None:
-        _copy_identity(self)
-
-    def __repr__(self) -> str:
-        return f"<WorkflowDef {self.name} {self.version} ({_where(self.func)})>"
+    kind: ClassVar[str] = "workflow"
 
 
 def activity(
