@@ -32,3 +32,18 @@ def init_child(kind: str, settings: Any, pool: Any, registry: Any,
     identity = expand_identity(settings.identity, pool.name)
     log.info("%s polling task list %s as %s", kind, pool.task_list, identity)
     return client, identity
+
+
+def back_off_after_poll_error(lifecycle: Any, operation: str, task_list: str,
+                              error: BaseException, failures: int) -> None:
+    """Log a poll that failed past the retry policy and wait before the next one.
+
+    The wait doubles from 1 s to 30 s with consecutive ``failures``; a drain or
+    stop cuts it short (``lifecycle.sleep``). A poll error never ends the loop.
+    """
+    from swfd.swf.retry import error_code
+
+    wait = min(30.0, 0.5 * 2 ** min(failures, 6))
+    log.error("%s on task list %s failed (%s: %s); retrying in %.1f s",
+              operation, task_list, error_code(error), error, wait)
+    lifecycle.sleep(wait)

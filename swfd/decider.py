@@ -32,6 +32,7 @@ import traceback
 from typing import Any
 
 from swfd import codecs, logs
+from swfd.child import back_off_after_poll_error
 from swfd.codecs import sendable, swf_length, truncate
 from swfd.lifecycle import EXIT_ERROR, EXIT_OK, Lifecycle
 from swfd.registry import Registry, WorkflowDef
@@ -193,10 +194,8 @@ class DecisionWorker:
                 failures = 0
             except Exception as exc:  # noqa: BLE001 - a poll error never ends the loop
                 failures += 1
-                wait = min(30.0, 0.5 * 2 ** min(failures, 6))
-                log.error("PollForDecisionTask on task list %s failed (%s: %s); retrying in "
-                          "%.1f s", self.pool.task_list, error_code(exc), exc, wait)
-                self.lifecycle.sleep(wait)
+                back_off_after_poll_error(self.lifecycle, "PollForDecisionTask", self.pool.task_list, exc,
+                                          failures)
                 continue
             if polled is not None:
                 self.handle(*polled)

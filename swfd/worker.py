@@ -39,6 +39,7 @@ import traceback
 from typing import Any
 
 from swfd import codecs, logs
+from swfd.child import back_off_after_poll_error
 from swfd.codecs import sendable, swf_length, truncate
 from swfd.errors import Canceled, CodecError
 from swfd.lifecycle import EXIT_ERROR, EXIT_OK, EXIT_RECYCLE, SHUTDOWN_REASON, Lifecycle
@@ -149,10 +150,8 @@ class ActivityWorker:
                 failures = 0
             except Exception as exc:  # noqa: BLE001 - a poll error never ends the loop
                 failures += 1
-                wait = min(30.0, 0.5 * 2 ** min(failures, 6))
-                log.error("PollForActivityTask on task list %s failed (%s: %s); retrying in "
-                          "%.1f s", self.pool.task_list, error_code(exc), exc, wait)
-                self.lifecycle.sleep(wait)
+                back_off_after_poll_error(self.lifecycle, "PollForActivityTask", self.pool.task_list, exc,
+                                          failures)
                 continue
             if not response or not response.get("taskToken"):
                 continue
