@@ -6,7 +6,7 @@ costs per decision, both in this process with ``time.process_time``:
 
 - the decision logic: swfd's ``DecisionTask`` (filtering its own markers and
   timers, error state), the indexed ``History``, the plugin's handler (the
-  bench plugin's ``BenchSerial``) and ``DecisionWorker.decide``;
+  bench plugin's ``BenchSerial``) and ``DecisionPoller.decide``;
 - the same plus botocore parsing the poll response pages (what a real
   decider pays per decision task, network aside).
 
@@ -85,12 +85,12 @@ def measure(length: int, min_seconds: float, max_reps: int) -> dict:
     import botocore.parsers
     import botocore.session
 
-    from swfd.decider import DecisionTask, DecisionWorker
+    from swfd.decider import DecisionPoller, DecisionTask
     from swfd.plugins import load_plugins
 
     registry = load_plugins([], modules=["bench.swfd_plugin"])
     definition = registry.workflow("BenchSerial", "1")
-    decider = DecisionWorker(None, None, registry, None, None, "bench")
+    decider = DecisionPoller(None, None, registry, None, None, "bench")
     model = botocore.session.get_session().get_service_model("swf")
     shape = model.operation_model("PollForDecisionTask").output_shape
     parser = botocore.parsers.create_parser(model.metadata["protocol"])

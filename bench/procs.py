@@ -43,6 +43,7 @@ class Stat:
     cpu_ticks: int  # utime + stime + cutime + cstime
     own_ticks: int  # utime + stime
     rss_bytes: int
+    start_ticks: int = 0  # field 22: start time after boot, identifies a pid across reuse
 
 
 def read_stat(pid: int) -> Stat | None:
@@ -56,7 +57,7 @@ def read_stat(pid: int) -> Stat | None:
     # rest[0] = state (field 3), rest[1] = ppid, utime = field 14 -> rest[11]
     utime, stime, cutime, cstime = (int(x) for x in rest[11:15])
     return Stat(pid, int(rest[1]), rest[0], utime + stime + cutime + cstime, utime + stime,
-                int(rest[21]) * PAGE)
+                int(rest[21]) * PAGE, int(rest[19]))
 
 
 def all_stats() -> dict[int, Stat]:
@@ -174,6 +175,45 @@ def thread_ns(pid: int) -> int:
         try:
             with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
                 total += int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass
+    return total
+
+
+def comm(pid: int) -> str:
+    """/proc/PID/comm (what ``set_process_name`` sets), or "" if the process is gone."""
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def cmdline(pid: int) -> list[str]:
+    """/proc/PID/cmdline as argv, or [] if the process is gone."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            raw = f.read()
+    except OSError:
+        return []
+    return [a.decode(errors="replace") for a in raw.split(b"\0") if a]
+
+
+def voluntary_switches(pid: int) -> int:
+    """Times the live threads of ``pid`` went to sleep (voluntary_ctxt_switches summed
+    over /proc/PID/task/*/status): an idle process's wake-ups."""
+    total = 0
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/status") as f:
+                for line in f:
+                    if line.startswith("voluntary_ctxt_switches:"):
+                        total += int(line.split()[1])
+                        break
         except (OSError, ValueError, IndexError):
             pass
     return total

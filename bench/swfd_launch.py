@@ -1,17 +1,17 @@
-"""Run swfd's worker pool the way the master does, without the master's loop.
+"""Run swfd's worker pool the way a generation does, without its loop.
 
     python -m bench.swfd_launch CONFIG [--standalone]
 
 Forked mode (default): load the config and plugins, import what children run,
 load botocore's SWF model, ``gc.freeze()``, then fork ``processes`` children,
 each running exactly what the daemon's worker children run
-(``swfd.arbiter.children.pool_main``: logging, lifecycle, ``run_worker``).
+(``swfd.generation.pool_main``: logging, lifecycle, ``ActivityPoller``).
 ``--standalone``: the same imports, then the worker loop in this very process
 (no fork), the baseline for the copy-on-write memory figure.
 
 Why not the daemon itself: the figures here are per worker process; the
-master adds nothing to them, and this keeps the benchmark independent of the
-master's start-up phases. The drain and start-up figures use the real daemon.
+supervisor and the generation add nothing to them, and this keeps the benchmark
+independent of their start-up phases. The drain and start-up figures use the real daemon.
 """
 
 from __future__ import annotations
@@ -22,12 +22,12 @@ import sys
 
 
 def main(argv: list[str]) -> int:
-    from swfd.arbiter.children import load_registry, pool_main, preload
     from swfd.config import load
+    from swfd.generation import load_registry, pool_main, preload
 
     settings = load(argv[0])
     registry = load_registry(settings)
-    preload(settings)
+    preload()
     pool = settings.pools[0]
     if "--standalone" in argv:
         return pool_main(settings, pool, registry)

@@ -132,9 +132,9 @@ def start(kind: str, url: str, domain: str, task_list: str, slots: int, tmpdir: 
                 args.append("--standalone")
             elif kind == "swfd-daemon":  # the real master, a worker pool only
                 try:
-                    from swfd.master import run  # noqa: F401
+                    from swfd.supervisor import run  # noqa: F401
                 except Exception as exc:
-                    raise NotMeasured(f"swfd.master not available ({exc})") from exc
+                    raise NotMeasured(f"swfd.supervisor not available ({exc})") from exc
                 args = [sys.executable, "-m", "swfd.cli", "--config", config]
             procs = [subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env,
                                       cwd=ROOT,

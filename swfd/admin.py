@@ -25,9 +25,7 @@ from urllib.parse import urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_USAGE = 2
+from swfd.process import EXIT_ERROR, EXIT_OK, EXIT_USAGE
 
 #: Attempts per SWF call when throttled or unreachable: an interactive command
 #: fails within seconds instead of retrying forever like the daemon.

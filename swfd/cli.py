@@ -12,9 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_USAGE = 2
+from swfd.process import EXIT_ERROR, EXIT_NO_DAEMON, EXIT_OK, EXIT_USAGE
 
 
 class _Parser(argparse.ArgumentParser):
@@ -43,7 +41,45 @@ def build_parser() -> argparse.ArgumentParser:
     )
     local.add_argument("local_args", nargs=argparse.REMAINDER)
     admin.add_commands(sub)
+    reload = sub.add_parser(
+        "reload", help="reload the running daemon's config and plugin code (as SIGHUP does)",
+        description="Ask the running swfd (through its control socket) to start a new "
+        "generation from the config file and the plugin code installed now; the old one "
+        "drains once the new one polls. Exit 0 when it serves, 1 when the new generation "
+        "failed (the old one keeps serving), 3 when no daemon answers.",
+    )
+    reload.add_argument("--wait", action="store_true",
+                        help="wait until the new generation serves or has failed")
+    reload.add_argument("--timeout", type=float, metavar="S",
+                        help="with --wait: give up after S seconds (default: graceful_timeout "
+                        "+ 60)")
+    reload.set_defaults(handler=cmd_reload)
     return parser
+
+
+def cmd_reload(settings, args) -> int:
+    """``swfd --config F reload [--wait]``: usable as systemd's ExecReload."""
+    from swfd.control import ControlError, request
+
+    if not settings.control_socket:
+        print(f"swfd: {settings.path}: no pidfile or control_socket in [swfd]: there is no "
+              "control socket to reach the daemon; send it SIGHUP instead", file=sys.stderr)
+        return EXIT_USAGE
+    timeout = args.timeout or (max(30.0, settings.graceful_timeout) + 60.0)
+    try:
+        reply = request(settings.control_socket, "reload", timeout if args.wait else 10.0,
+                        wait=args.wait)
+    except ControlError as exc:
+        print(f"swfd: {exc}", file=sys.stderr)
+        return EXIT_NO_DAEMON
+    if not reply.get("ok"):
+        print(f"swfd: reload failed: {reply.get('error')}", file=sys.stderr)
+        return EXIT_ERROR
+    if args.wait:
+        print(f"swfd: reloaded: generation {reply.get('generation')} serves")
+    else:
+        print(f"swfd: reload started (generation {reply.get('generation')})")
+    return EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
 
     if args.command is None:
-        from swfd.master import run
+        from swfd.supervisor import run
 
         return run(settings)
     return args.handler(settings, args)

@@ -93,6 +93,7 @@ class PoolSettings:
     max_tasks_per_child: int | None = None
     max_memory_per_child: int | None = None
     decider_max_attempts: int | None = None
+    give_up_after: int | None = None
     section: str = ""
 
 
@@ -114,6 +115,8 @@ class Settings:
     retention_days: int
     embedded: EmbeddedSettings
     pools: tuple[PoolSettings, ...]
+    min_uptime: float = 10.0
+    control_socket: str | None = None
 
     @property
     def is_embedded(self) -> bool:
@@ -327,6 +330,8 @@ _SWFD_KEYS: dict[str, _Key] = {
     "log_level": _Key(_choice(LOG_LEVELS, str.upper)),
     "register": _Key(_boolean),
     "retention_days": _Key(_retention),
+    "min_uptime": _Key(_seconds),
+    "control_socket": _Key(_path),
 }
 _EMBEDDED_KEYS: dict[str, _Key] = {
     "host": _Key(_host),
@@ -338,6 +343,7 @@ _DECIDER_KEYS: dict[str, _Key] = {
     "task_list": _Key(_swf_name, required=True),
     "processes": _Key(_processes),
     "decider_max_attempts": _Key(_positive_int),
+    "give_up_after": _Key(_positive_int),
 }
 _WORKER_KEYS: dict[str, _Key] = {
     "task_list": _Key(_swf_name, required=True),
@@ -345,6 +351,7 @@ _WORKER_KEYS: dict[str, _Key] = {
     "heartbeat_interval": _Key(_seconds),
     "max_tasks_per_child": _Key(_positive_int),
     "max_memory_per_child": _Key(_size),
+    "give_up_after": _Key(_positive_int),
 }
 KEYS: dict[str, dict[str, _Key]] = {
     "swfd": _SWFD_KEYS,
@@ -562,6 +569,7 @@ def load(path: str) -> Settings:
             max_tasks_per_child=values.get("max_tasks_per_child"),  # type: ignore[arg-type]
             max_memory_per_child=values.get("max_memory_per_child"),  # type: ignore[arg-type]
             decider_max_attempts=values.get("decider_max_attempts"),  # type: ignore[arg-type]
+            give_up_after=values.get("give_up_after"),  # type: ignore[arg-type]
             section=section_name,
         ))
     if not pools and loader.parser.has_section("swfd"):
@@ -573,6 +581,10 @@ def load(path: str) -> Settings:
         _check_identity_length(loader, swfd.raw.get("identity", identity), identity, pools)
 
     register = swfd.get("register", False)
+    pidfile = _resolve(base_dir, swfd.get("pidfile"))  # type: ignore[arg-type]
+    control_socket = _resolve(base_dir, swfd.get("control_socket"))  # type: ignore[arg-type]
+    if control_socket is None and pidfile is not None:
+        control_socket = os.path.splitext(pidfile)[0] + ".sock"
     settings = Settings(
         path=os.path.abspath(loader.path),
         domain=swfd.get("domain", ""),  # type: ignore[arg-type]
@@ -581,13 +593,15 @@ def load(path: str) -> Settings:
         identity=identity,  # type: ignore[arg-type]
         plugins=swfd.get("plugins"),  # type: ignore[arg-type]
         graceful_timeout=graceful_timeout,  # type: ignore[arg-type]
-        pidfile=_resolve(base_dir, swfd.get("pidfile")),  # type: ignore[arg-type]
+        pidfile=pidfile,
         log_format=swfd.get("log_format", "json"),  # type: ignore[arg-type]
         log_level=swfd.get("log_level", "INFO"),  # type: ignore[arg-type]
         register=True if is_embedded else bool(register),
         retention_days=swfd.get("retention_days", 1),  # type: ignore[arg-type]
         embedded=embedded,
         pools=tuple(pools),
+        min_uptime=swfd.get("min_uptime", 10.0),  # type: ignore[arg-type]
+        control_socket=control_socket,
     )
     if loader.problems:
         raise ConfigError(loader.problems)

@@ -1,6 +1,6 @@
 """The decider process: poll a decision task (every page), run the workflow's logic, answer.
 
-``run_decider`` is what the master calls in a forked child. For each decision
+:class:`DecisionPoller` is what a generation's decider child runs. For each decision
 task it looks up the workflow type among the plugins' definitions:
 
 - an unknown type is *not answered* and logged as an error: the decision task
@@ -32,10 +32,9 @@ import traceback
 from typing import Any
 
 from swfd import codecs, logs
-from swfd.child import back_off_after_poll_error
 from swfd.codecs import sendable, swf_length, truncate
-from swfd.lifecycle import EXIT_ERROR, EXIT_OK, Lifecycle
-from swfd.registry import Registry, WorkflowDef
+from swfd.polling import PollingChild
+from swfd.registry import WorkflowDef
 from swfd.swf.retry import call, error_code, without_values
 
 log = logging.getLogger(__name__)
@@ -174,33 +173,11 @@ def _error_state(events: list[dict[str, Any]]) -> tuple[int, int, list[str]]:
     return in_a_row, len(error_tasks), list(open_timers)
 
 
-class DecisionWorker:
-    """One decider process's loop; ``run()`` returns the process exit code."""
+class DecisionPoller(PollingChild):
+    """One decider process: poll a decision task list, hand each history to the plugin."""
 
-    def __init__(self, settings: Any, pool: Any, registry: Registry, lifecycle: Lifecycle,
-                 client: Any, identity: str) -> None:
-        self.settings = settings
-        self.pool = pool
-        self.registry = registry
-        self.lifecycle = lifecycle
-        self.client = client
-        self.identity = identity
-
-    def run(self) -> int:
-        failures = 0
-        while not self.lifecycle.draining:
-            try:
-                polled = self.poll()
-                failures = 0
-            except Exception as exc:  # noqa: BLE001 - a poll error never ends the loop
-                failures += 1
-                back_off_after_poll_error(self.lifecycle, "PollForDecisionTask", self.pool.task_list, exc,
-                                          failures)
-                continue
-            if polled is not None:
-                self.handle(*polled)
-        log.info("decider draining (%s): no new polls; exiting", self.lifecycle.reason)
-        return EXIT_OK
+    kind = "decider"
+    poll_operation = "PollForDecisionTask"
 
     def poll(self) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
         """One decision task with every page of its history, or None for an empty poll."""
@@ -224,7 +201,8 @@ class DecisionWorker:
             token = page.get("nextPageToken") if page else None
         return response, events
 
-    def handle(self, response: dict[str, Any], events: list[dict[str, Any]]) -> None:
+    def handle(self, polled: tuple[dict[str, Any], list[dict[str, Any]]]) -> None:
+        response, events = polled
         kind = response["workflowType"]
         definition = self.registry.workflow(kind["name"], kind["version"])
         task = DecisionTask(response, events, definition)
@@ -327,19 +305,3 @@ class DecisionWorker:
             log.error("could not record the decision error (%s: %s); the decision task will "
                       "time out and be retried", error_code(respond_error), respond_error,
                       extra=extra)
-
-
-def run_decider(settings: Any, pool: Any, registry: Registry, lifecycle: Lifecycle, *,
-                client: Any = None) -> int:
-    """Run a decider child until it drains; returns the exit code.
-
-    Called by the master after fork. ``client`` is for tests; by default the
-    child builds its own from ``settings``.
-    """
-    from swfd.child import init_child
-
-    started = init_child("decider", settings, pool, registry, client)
-    if started is None:
-        return EXIT_ERROR
-    client, identity = started
-    return DecisionWorker(settings, pool, registry, lifecycle, client, identity).run()

@@ -1,8 +1,8 @@
-"""A child process's view of shutdown: flags set by signals and by the master's death.
+"""A child process's view of shutdown: flags set by signals and by its parent's death.
 
-The master tells its children what to do with signals; a child must also
-notice on its own when the master is gone. Both only *set flags* here; the
-worker and decider loops read them at safe points:
+The generation tells its children what to do with signals; a child must also
+notice on its own when the generation is gone. Both only *set flags* here; the
+poll loops read them at safe points:
 
 ============  ==========================================================
 TERM          ``draining``: start no new poll; finish the task in hand
@@ -11,10 +11,10 @@ INT, QUIT     ``fast_stop``: fail the task in hand at once with reason
               ``swfd-shutdown`` (it can be retried without waiting for a
               timeout); a task a poll still returns is failed the same
               way; then exit.
-USR1          same as INT: the master sends it at ``graceful_timeout``
+USR1          same as INT: the generation sends it at ``graceful_timeout``
               to tasks still in hand after a TERM.
-master death  ``draining`` (PR_SET_PDEATHSIG delivers TERM on Linux; a
-              watcher thread also compares ``getppid()`` every 0.5 s).
+parent death  ``draining``: the lifeline (swfd.lifeline) reads end of file;
+              PR_SET_PDEATHSIG (TERM) is a second line of defence.
 ============  ==========================================================
 
 Nothing clever happens in a signal handler: assigning an attribute cannot
@@ -24,27 +24,17 @@ main thread may hold. Waiters poll the flags (see :meth:`Lifecycle.sleep`).
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import logging
-import os
 import signal
-import sys
-import threading
 import time
 from types import FrameType
 
+from swfd.lifeline import watch
+from swfd.process import set_parent_death_signal
+
 log = logging.getLogger(__name__)
 
-EXIT_OK = 0
-EXIT_ERROR = 1
-#: A planned exit (max_tasks_per_child, max_memory_per_child, a handler past its
-#: start-to-close timeout): the master respawns the slot and counts no crash.
-EXIT_RECYCLE = 3
-
 SHUTDOWN_REASON = "swfd-shutdown"
-_PR_SET_PDEATHSIG = 1
-PARENT_CHECK_INTERVAL = 0.5
 
 
 class Lifecycle:
@@ -54,17 +44,6 @@ class Lifecycle:
         self.draining = False
         self.fast_stop = False
         self.reason: str | None = None
-        self._parent_pid = os.getppid()
-        self._watcher: threading.Thread | None = None
-
-    @classmethod
-    def for_child(cls, *, watch_parent: bool = True) -> Lifecycle:
-        """What the master calls right after fork: handlers installed, master watched."""
-        lifecycle = cls()
-        lifecycle.install_signal_handlers()
-        if watch_parent:
-            lifecycle.watch_parent()
-        return lifecycle
 
     # -- transitions (also callable directly, e.g. by tests) ------------------------
 
@@ -91,7 +70,7 @@ class Lifecycle:
         signal.signal(signal.SIGTERM, self._on_term)
         for signum in (signal.SIGINT, signal.SIGQUIT, signal.SIGUSR1):
             signal.signal(signum, self._on_fast)
-        # The master may have blocked signals around fork; a child must receive them.
+        # The generation blocks signals around fork; a child must receive them.
         signal.pthread_sigmask(
             signal.SIG_UNBLOCK,
             {signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGUSR1},
@@ -103,26 +82,17 @@ class Lifecycle:
     def _on_fast(self, signum: int, frame: FrameType | None) -> None:
         self.stop_fast(signal.Signals(signum).name)
 
-    # -- master death ---------------------------------------------------------------
+    # -- parent death -------------------------------------------------------------
 
-    def watch_parent(self, interval: float = PARENT_CHECK_INTERVAL) -> None:
-        """Drain when the master dies: PR_SET_PDEATHSIG (Linux) plus a getppid() watcher."""
-        _set_parent_death_signal(signal.SIGTERM)
-        if os.getppid() != self._parent_pid:  # died between fork and prctl
-            self.drain("master died")
-        if self._watcher is None:
-            self._watcher = threading.Thread(
-                target=self._watch, args=(interval,), name="swfd-parent-watch", daemon=True
-            )
-            self._watcher.start()
+    def watch_lifeline(self, fd: int) -> None:
+        """Drain when the parent dies: its lifeline reads end of file (plus PDEATHSIG)."""
+        set_parent_death_signal(signal.SIGTERM)
+        watch(fd, self._on_parent_death, name="swfd-parent-watch")
 
-    def _watch(self, interval: float) -> None:
-        while not self.draining:
-            if os.getppid() != self._parent_pid:
-                log.warning("master process %d is gone; draining", self._parent_pid)
-                self.drain("master died")
-                return
-            time.sleep(interval)
+    def _on_parent_death(self) -> None:
+        if not self.draining:
+            log.warning("the generation that started this process is gone; draining")
+        self.drain("parent died")
 
     # -- waiting ----------------------------------------------------------------------
 
@@ -136,15 +106,3 @@ class Lifecycle:
             if left <= 0:
                 return False
             time.sleep(min(left, 0.1))
-
-
-def _set_parent_death_signal(signum: int) -> bool:
-    """Ask Linux to send ``signum`` when the parent dies; False where unsupported."""
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        return libc.prctl(_PR_SET_PDEATHSIG, int(signum), 0, 0, 0) == 0
-    except OSError as exc:
-        log.warning("prctl(PR_SET_PDEATHSIG) unavailable: %s; relying on getppid()", exc)
-        return False

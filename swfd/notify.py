@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,7 @@ class Notifier:
             address = os.environ.pop("NOTIFY_SOCKET", None)
         self.address = address or None
         self._last_status: str | None = None
+        self.watchdog_interval = _watchdog_interval()
 
     @property
     def enabled(self) -> bool:
@@ -68,8 +70,10 @@ class Notifier:
         """Send ``STATUS=text`` unless it is the line sent last."""
         if text == self._last_status:
             return False
-        self._last_status = text
-        return self.send(f"STATUS={text}")
+        sent = self.send(f"STATUS={text}")
+        if sent:  # a dropped datagram is sent again with the next report
+            self._last_status = text
+        return sent
 
     def stopping(self, status: str | None = None) -> bool:
         lines = ["STOPPING=1"]
@@ -77,3 +81,33 @@ class Notifier:
             lines.append(f"STATUS={status}")
             self._last_status = status
         return self.send(*lines)
+
+    def reloading(self, status: str | None = None) -> bool:
+        """A reload began (systemd's ``notify-reload`` protocol: READY=1 ends it)."""
+        lines = ["RELOADING=1", f"MONOTONIC_USEC={time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000}"]
+        if status is not None:
+            lines.append(f"STATUS={status}")
+            self._last_status = status
+        return self.send(*lines)
+
+    def watchdog(self) -> bool:
+        return self.send("WATCHDOG=1")
+
+    def extend_timeout(self, seconds: float) -> bool:
+        """Ask systemd for ``seconds`` more before its start/stop timeout fires."""
+        return self.send(f"EXTEND_TIMEOUT_USEC={int(seconds * 1_000_000)}")
+
+
+def _watchdog_interval() -> float | None:
+    """Half of systemd's ``WatchdogSec`` when it watches this process, else None.
+
+    The variables are removed so that no child mistakes itself for the watched one.
+    """
+    usec = os.environ.pop("WATCHDOG_USEC", None)
+    pid = os.environ.pop("WATCHDOG_PID", None)
+    if not usec or (pid and pid != str(os.getpid())):
+        return None
+    try:
+        return max(0.5, int(usec) / 2_000_000)
+    except ValueError:
+        return None

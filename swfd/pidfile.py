@@ -1,8 +1,17 @@
-"""The master's pidfile: refuse to start twice, remove it on the way out."""
+"""The supervisor's pidfile: refuse to start twice, remove it on the way out.
+
+A pid in a file proves nothing (pids are reused, and no command line tells a
+running swfd from any Python program launched out of a directory called
+``swfd``), so the file is also *locked*: the supervisor holds a POSIX record
+lock (``lockf``) on it for its whole life. A lock is released by the kernel
+when its holder dies, however it dies, and is never inherited by a forked
+or exec'd child, so "locked" means exactly "a live supervisor owns this
+file". An unlocked file is stale, whatever pid it names.
+"""
 
 from __future__ import annotations
 
-import errno
+import fcntl
 import os
 
 
@@ -18,58 +27,53 @@ def _read_pid(path: str) -> int | None:
         return None
 
 
-def _is_live_swfd(pid: int) -> bool:
-    """Whether ``pid`` runs, and (where /proc says) runs swfd: a pid reused after a
-    reboot by some other program must not keep the daemon from starting."""
+def holder(path: str) -> int | None:
+    """The pid of the live supervisor that holds ``path``, or None when it is stale."""
     try:
-        os.kill(pid, 0)
-    except OSError as exc:
-        if exc.errno != errno.EPERM:
-            return False
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as fh:
-            cmdline = fh.read()
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
-        return True  # no /proc: trust the signal check
-    return not cmdline or b"swfd" in cmdline  # empty: a process mid-exec, or a kernel thread
+        return None
+    try:
+        # F_GETLK via lockf is not exposed; a shared-lock probe on a read-only fd
+        # conflicts with the holder's exclusive lock and takes nothing otherwise.
+        fcntl.lockf(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return _read_pid(path) or -1
+    else:
+        return None
+    finally:
+        os.close(fd)  # also drops the probe's lock, if it got one
 
 
 class Pidfile:
-    """``create()`` writes our pid exclusively; ``remove()`` deletes it if still ours."""
+    """``create()`` locks and writes our pid; ``remove()`` deletes it if still ours."""
 
     def __init__(self, path: str) -> None:
         self.path = path
         self.pid: int | None = None
+        self._fd: int | None = None
 
     def create(self, pid: int | None = None) -> None:
         pid = os.getpid() if pid is None else pid
         directory = os.path.dirname(os.path.abspath(self.path))
         try:
             os.makedirs(directory, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         except OSError as exc:
-            raise PidfileError(f"pidfile {self.path}: cannot create {directory}: {exc}") from exc
-        for _ in range(2):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                other = _read_pid(self.path)
-                if other and other != pid and _is_live_swfd(other):
-                    raise PidfileError(
-                        f"pidfile {self.path} is held by a running swfd (pid {other}); "
-                        "stop it first or use another pidfile"
-                    ) from None
-                try:
-                    os.unlink(self.path)  # stale
-                except FileNotFoundError:
-                    pass
-                continue
-            except OSError as exc:
-                raise PidfileError(f"pidfile {self.path}: cannot write: {exc}") from exc
-            with os.fdopen(fd, "w", encoding="ascii") as fh:
-                fh.write(f"{pid}\n")
-            self.pid = pid
-            return
-        raise PidfileError(f"pidfile {self.path}: another process keeps recreating it")
+            raise PidfileError(f"pidfile {self.path}: cannot write: {exc}") from exc
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            other = _read_pid(self.path)
+            raise PidfileError(
+                f"pidfile {self.path} is held by a running swfd (pid {other or 'unknown'}); "
+                "stop it first or use another pidfile"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{pid}\n".encode("ascii"))
+        self._fd = fd
+        self.pid = pid
 
     def remove(self) -> None:
         """Delete the file only if it still holds our pid (a successor may own it)."""
@@ -80,4 +84,7 @@ class Pidfile:
                 os.unlink(self.path)
             except FileNotFoundError:
                 pass
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
         self.pid = None

@@ -1,7 +1,7 @@
 """The activity worker process: poll, run one handler at a time, answer, repeat.
 
-``run_worker`` is what the master calls in a forked child. The process *is*
-the slot: it polls only when it has no task in hand, so ``processes`` is the
+:class:`ActivityPoller` is what a generation's worker child runs (through
+``PollingChild.main``, see swfd.polling). The process *is* the slot: it polls only when it has no task in hand, so ``processes`` is the
 pool's concurrency and a task is never taken by a busy process.
 
 The handler runs in the main thread (DESIGN.md); a :class:`TaskSupervisor`
@@ -15,17 +15,17 @@ of a no-op task's CPU in the bench; idle, it blocks without waking):
   handler's latest ``task.heartbeat(details)``, sets ``task.cancel_requested``
   when SWF says so, and stops (marking the task gone) on UnknownResourceFault;
   other heartbeat errors are logged and retried, never fatal;
-- on a fast stop (INT, QUIT, or USR1 from the master at graceful_timeout) it
+- on a fast stop (INT, QUIT, or USR1 from the generation at graceful_timeout) it
   answers RespondActivityTaskFailed(reason="swfd-shutdown") at once and ends
   the process with ``os._exit``;
 - past the declared start-to-close timeout it answers failed and exits with
-  EXIT_RECYCLE, so the master forks a fresh process into the slot.
+  EXIT_RECYCLE, so the generation forks a fresh process into the slot.
 
 Why the supervisor exits the process instead of stopping the handler: Python
 cannot interrupt a thread (the handler may be blocked in C code or a socket),
 and abandoning the handler in a background thread would leave a process whose
 state the next task cannot trust. Exiting is the one stop that always works,
-and the master respawns the slot. An answer is sent exactly once: the main
+and the generation respawns the slot. An answer is sent exactly once: the main
 thread and the supervisor both ``claim()`` the task before responding.
 """
 
@@ -39,11 +39,12 @@ import traceback
 from typing import Any
 
 from swfd import codecs, logs
-from swfd.child import back_off_after_poll_error
 from swfd.codecs import sendable, swf_length, truncate
 from swfd.errors import Canceled, CodecError
-from swfd.lifecycle import EXIT_ERROR, EXIT_OK, EXIT_RECYCLE, SHUTDOWN_REASON, Lifecycle
-from swfd.registry import ActivityDef, Registry, seconds_or_none
+from swfd.lifecycle import SHUTDOWN_REASON
+from swfd.polling import PollingChild
+from swfd.process import EXIT_ERROR, EXIT_OK, EXIT_RECYCLE
+from swfd.registry import ActivityDef, seconds_or_none
 from swfd.swf.retry import call, error_code, without_values
 
 log = logging.getLogger(__name__)
@@ -123,45 +124,28 @@ class ActivityTask:
             return True
 
 
-class ActivityWorker:
-    """One worker process's loop; ``run()`` returns the process exit code."""
+class ActivityPoller(PollingChild):
+    """One worker process: poll an activity task list, run one handler at a time, answer."""
 
-    def __init__(self, settings: Any, pool: Any, registry: Registry, lifecycle: Lifecycle,
-                 client: Any, identity: str) -> None:
-        self.settings = settings
-        self.pool = pool
-        self.registry = registry
-        self.lifecycle = lifecycle
-        self.client = client
-        self.identity = identity
-        self.tasks_done = 0
+    kind = "worker"
+    poll_operation = "PollForActivityTask"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.supervisor = TaskSupervisor(self)
 
-    def run(self) -> int:
+    def before_loop(self) -> None:
         self.supervisor.start()
-        failures = 0
-        while not self.lifecycle.draining:
-            try:
-                response = call(
-                    self.client, "PollForActivityTask", stop=lambda: self.lifecycle.draining,
-                    domain=self.settings.domain, taskList={"name": self.pool.task_list},
-                    identity=self.identity,
-                )
-                failures = 0
-            except Exception as exc:  # noqa: BLE001 - a poll error never ends the loop
-                failures += 1
-                back_off_after_poll_error(self.lifecycle, "PollForActivityTask", self.pool.task_list, exc,
-                                          failures)
-                continue
-            if not response or not response.get("taskToken"):
-                continue
-            self.handle(response)
-            self.tasks_done += 1
-            code = self.recycle_code()
-            if code is not None:
-                return code
-        log.info("worker draining (%s): no new polls; exiting", self.lifecycle.reason)
-        return EXIT_OK
+
+    def poll(self) -> dict[str, Any] | None:
+        response = call(
+            self.client, "PollForActivityTask", stop=lambda: self.lifecycle.draining,
+            domain=self.settings.domain, taskList={"name": self.pool.task_list},
+            identity=self.identity,
+        )
+        if not response or not response.get("taskToken"):
+            return None
+        return response
 
     def recycle_code(self) -> int | None:
         """EXIT_RECYCLE once max_tasks_per_child or max_memory_per_child is reached."""
@@ -305,7 +289,7 @@ class TaskSupervisor(threading.Thread):
     release racing a heartbeat or an abandon never answers a task twice.
     """
 
-    def __init__(self, worker: ActivityWorker) -> None:
+    def __init__(self, worker: ActivityPoller) -> None:
         super().__init__(name="swfd-heartbeat", daemon=True)
         self.worker = worker
         self._changed = threading.Condition()
@@ -415,19 +399,3 @@ def heartbeat_interval(configured: float, definition: ActivityDef) -> float:
     if timeout is None:
         return configured
     return max(0.1, min(configured, timeout / 3))
-
-
-def run_worker(settings: Any, pool: Any, registry: Registry, lifecycle: Lifecycle, *,
-               client: Any = None) -> int:
-    """Run a worker child until it drains or recycles; returns the exit code.
-
-    Called by the master after fork. ``client`` is for tests; by default the
-    child builds its own from ``settings`` (never share one across a fork).
-    """
-    from swfd.child import init_child
-
-    started = init_child("worker", settings, pool, registry, client)
-    if started is None:
-        return EXIT_ERROR
-    client, identity = started
-    return ActivityWorker(settings, pool, registry, lifecycle, client, identity).run()

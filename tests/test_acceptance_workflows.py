@@ -277,11 +277,13 @@ def test_history_past_one_page_reaches_the_handler_whole(daemon):
     assert result["seen"] == len(daemon.history(execution)) - 2  # + DecisionTaskCompleted, close
 
 
-def test_plugin_hooks_called_in_master_and_each_child(daemon):
+def test_plugin_hooks_called_in_the_generation_and_each_child(daemon):
+    """swfd_configure runs in the generation (the supervisor imports no plugin)."""
     configure = list(daemon.hooks.glob("configure-*"))
     assert [p.read_text() for p in configure] == [daemon.domain]
-    master_pid = int(configure[0].name.split("-")[1])
-    assert master_pid == daemon.proc.pid
+    generation_pid = int(configure[0].name.split("-")[1])
+    assert generation_pid != daemon.proc.pid
+    assert f"started generation 1 (pid {generation_pid})" in daemon.text()
     inits = {int(p.name.split("-")[1]): p.read_text() for p in daemon.hooks.glob("init-*")}
     for pid in daemon.children("worker:default"):
         assert inits.get(pid) == "worker default acc", (pid, inits)

@@ -61,9 +61,9 @@ def test_results_markdown_lists_every_row(tmp_path):
     res = Results(log=lambda text: None)
     res.add("1. worker CPU per no-op task", "swfd worker", 1.5, "ms/task", ratio="1.10x raw loop",
             target="<= 1.15x raw loop", met=True)
-    res.missing("5. drain", "swfd daemon", "swfd.master not available")
+    res.missing("5. drain", "swfd daemon", "swfd.supervisor not available")
     path = tmp_path / "RESULTS.md"
     write_markdown(res, str(path), "python -m bench.run --quick", 1.0, None, {"nproc": "2"})
     text = path.read_text()
     assert "| 1. worker CPU per no-op task | swfd worker | 1.50 | ms/task | 1.10x raw loop" in text
-    assert "not measured: swfd.master not available" in text
+    assert "not measured: swfd.supervisor not available" in text

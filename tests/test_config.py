@@ -376,7 +376,7 @@ def test_inline_comments_are_rejected_with_a_hint(tmp_path, section, key, value)
         ("decider:main", "heartbeat_interval", "'heartbeat_interval' belongs in [worker:NAME]"),
         ("worker:default", "max_task_per_child", "did you mean 'max_tasks_per_child'?"),
         ("worker:default", "decider_max_attempts", "belongs in [decider:NAME]"),
-        ("worker:default", "zzz", "known keys: heartbeat_interval"),
+        ("worker:default", "zzz", "known keys: give_up_after, heartbeat_interval"),
         ("swfd", "aws_secret_access_key", "known keys:"),
     ],
 )

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 from test_daemon_support import Daemon, pid_alive
@@ -40,11 +43,13 @@ def daemon(tmp_path):
 def test_startup_pidfile_ready_status_workflow_and_stop(daemon):
     d = daemon(POOLS).start().wait_ready()
     assert d.pidfile.read_text().strip() == str(d.proc.pid)
-    assert d.notified("STATUS=1 decider, 2 workers running")
+    assert d.notified("STATUS=generation 1: 1 decider, 2 workers running")
     assert d.notified(f"MAINPID={d.proc.pid}")
+    text = d.text()
     order = [line.split(" pid ")[0].rsplit(" ", 1)[-1]
-             for line in d.text().splitlines() if "swfd.master: spawned" in line]
-    assert order == ["endpoint", "registrar", "decider:test", "worker:test", "worker:test"]
+             for line in text.splitlines() if "swfd.arbiter: spawned" in line]
+    assert order == ["registrar", "decider:test", "worker:test", "worker:test"]
+    assert text.index("local endpoint ready at") < text.index("started generation 1")
 
     run = d.start_workflow(input={"activity": "Echo", "input": {"hi": 1}, "count": 2})
     assert d.wait_closed(run)["closeStatus"] == "COMPLETED"
@@ -56,9 +61,10 @@ def test_startup_pidfile_ready_status_workflow_and_stop(daemon):
     assert not d.pidfile.exists()
     wait_for(lambda: not any(pid_alive(p) for p in children), 10, message="children gone")
     text = d.text()
-    assert "while the master runs threads" not in text
-    (endpoint,) = d.children("endpoint")
-    assert text.index("every pool child has exited") < text.index(f"endpoint pid {endpoint} exited")
+    assert "while threads run" not in text
+    stop = text.index("SIGTERM")
+    assert (text.index("generation 1 (pid", stop) < text.index("every generation has exited")
+            < text.index("local endpoint (pid", stop))
 
 
 def test_bad_value_exits_2_naming_the_key(daemon):
@@ -99,7 +105,8 @@ def test_json_logs_carry_pid_pool_and_task_context_but_no_payload(daemon):
     for r in records:
         assert {"timestamp", "level", "logger", "message", "pid", "pool"} <= set(r), r
     pools = {r["pool"] for r in records}
-    assert {None, "registrar", "decider:test", "worker:test"} <= pools
+    assert {"supervisor", "generation-1", "endpoint", "registrar", "decider:test",
+            "worker:test"} <= pools
     worker_task_lines = [r for r in records if r["pool"] == "worker:test" and "activityId" in r]
     assert worker_task_lines
     for r in worker_task_lines:
@@ -129,3 +136,27 @@ def test_second_daemon_on_the_same_pidfile_is_refused(daemon):
     assert d.pidfile.read_text().strip() == str(d.proc.pid)
     d.signal(signal.SIGTERM)
     assert d.wait(60) == 0
+
+
+def test_watchdog_pings_only_while_the_serving_generation_answers(daemon):
+    """WATCHDOG=1 every WatchdogSec/2 from the supervisor, vouching for the serving
+    generation too: a generation whose loop hangs (SIGSTOP here) stops the pings."""
+    d = daemon(POOLS, env={"WATCHDOG_USEC": "2000000"}).start().wait_ready()
+
+    def pings() -> int:
+        return sum("WATCHDOG=1" in m for m in d.notifications())
+
+    wait_for(lambda: pings() >= 3, 10, message="three watchdog pings")
+    generation = int(re.search(r"started generation 1 \(pid (\d+)\)", d.text()).group(1))
+    os.kill(generation, signal.SIGSTOP)
+    try:
+        time.sleep(2.5)  # two reports missed: pings stop (the behaviour under test)
+        stalled = pings()
+        time.sleep(2.0)
+        assert pings() == stalled
+    finally:
+        os.kill(generation, signal.SIGCONT)
+    wait_for(lambda: pings() > stalled, 10, message="pings again")
+    d.signal(signal.SIGTERM)
+    assert d.wait(60) == 0
+    assert d.notified("EXTEND_TIMEOUT_USEC=")

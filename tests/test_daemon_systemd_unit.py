@@ -15,6 +15,8 @@ from test_daemon_support import ROOT
 def test_shipped_unit_verifies(tmp_path):
     unit = (ROOT / "systemd" / "swfd.service").read_text()
     assert "ExecStart=/usr/local/bin/swfd --config /etc/swfd.ini" in unit
+    assert "ExecReload=/usr/local/bin/swfd --config /etc/swfd.ini reload --wait" in unit
+    assert "WatchdogSec=30" in unit and "Type=notify" in unit
     # verify checks that ExecStart exists: point it at this checkout's swfd
     copy = tmp_path / "swfd.service"
     copy.write_text(unit.replace("/usr/local/bin/swfd", str(Path(sys.executable).parent / "swfd")))

@@ -14,7 +14,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "plugins"))
 import swfd_harness as h
 
 import swfd
-from swfd.decider import DecisionTask, DecisionWorker, backoff, is_swfd_event
+from swfd.decider import DecisionPoller, DecisionTask, backoff, is_swfd_event
 from swfd.plugins import load_plugins
 from swfd.registry import Registry
 from swfd.testing import wait_for
@@ -217,7 +217,7 @@ def test_a_good_decision_cancels_a_pending_retry_timer():
     ]
     response = {"taskToken": "t", "workflowExecution": {"workflowId": "w", "runId": "r"},
                 "workflowType": {"name": "W", "version": "1"}, "startedEventId": 9}
-    worker = DecisionWorker(None, None, Registry.from_defs([ok]), None, None, "test")
+    worker = DecisionPoller(None, None, Registry.from_defs([ok]), None, None, "test")
     decisions = worker.decide(DecisionTask(response, events, ok), ok)
     assert decisions == [
         {"decisionType": "CancelTimer", "cancelTimerDecisionAttributes": {"timerId":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from swfd.pidfile import Pidfile, PidfileError
+from swfd.pidfile import holder as pidfile_holder
 from swfd.testing import wait_for
 
 
@@ -21,31 +23,47 @@ def test_create_and_remove(tmp_path):
     assert not path.exists()
 
 
+_HOLD = """
+import sys, time
+from swfd.pidfile import Pidfile
+Pidfile(sys.argv[1]).create()
+print("held", flush=True)
+time.sleep(60)
+"""
+
+
 def test_live_swfd_holds_it(tmp_path):
     path = tmp_path / "swfd.pid"
-    # argv mentions swfd, like a running daemon's would
-    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "swfd"])
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD, str(path)], stdout=subprocess.PIPE,
+                              text=True)
     try:
-        wait_for(lambda: b"swfd" in Path(f"/proc/{holder.pid}/cmdline").read_bytes(), 10,
-                 message="the holder's exec")
-        path.write_text(f"{holder.pid}\n")
+        assert holder.stdout.readline().strip() == "held"
+        assert pidfile_holder(str(path)) == holder.pid
         with pytest.raises(PidfileError, match=f"held by a running swfd \\(pid {holder.pid}\\)"):
             Pidfile(str(path)).create()
         assert path.read_text() == f"{holder.pid}\n"
+        holder.kill()
+        holder.wait()
+        assert pidfile_holder(str(path)) is None  # the lock died with its holder
+        Pidfile(str(path)).create(pid=4242)
+        assert path.read_text() == "4242\n"
     finally:
         holder.kill()
         holder.wait()
 
 
 def test_stale_pid_and_pid_of_another_program_are_taken_over(tmp_path):
-    path = tmp_path / "swfd.pid"
+    """Whatever the file names (a dead pid, a live program whose command line says
+    swfd, our own parent), an unlocked pidfile is stale."""
+    path = tmp_path / "swfd" / "swfd.pid"
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
-    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "swfd"])
     try:
-        wait_for(lambda: b"sleep" in Path(f"/proc/{other.pid}/cmdline").read_bytes(), 10,
+        wait_for(lambda: b"swfd" in Path(f"/proc/{other.pid}/cmdline").read_bytes(), 10,
                  message="the other program's exec")
-        for pid in (gone.pid, other.pid):
+        for pid in (gone.pid, other.pid, os.getppid()):
+            path.parent.mkdir(exist_ok=True)
             path.write_text(f"{pid}\n")
             pidfile = Pidfile(str(path))
             pidfile.create(pid=4242)

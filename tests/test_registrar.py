@@ -1,5 +1,5 @@
 """The registrar child gives up in bounded time when the endpoint is unreachable,
-so the master's own backoff (and its exit after a few registrar failures) applies."""
+so the generation's own backoff (and its failure after a few registrar failures) applies."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def test_registrar_gives_up_on_an_unreachable_endpoint(tmp_path):
         """))
     script = textwrap.dedent(f"""\
         import sys
-        from swfd.arbiter.children import registrar_main
+        from swfd.generation import registrar_main
         from swfd.config import load
         from swfd.plugins import load_plugins
         settings = load({str(config)!r})

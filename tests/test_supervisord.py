@@ -65,12 +65,19 @@ def test_supervisorctl_stop_drains_the_daemon(tmp_path):
                                    cwd=str(tmp_path))
     try:
         wait_for(lambda: "swfd ready" in d.text(), 60, message="the daemon under supervisord")
+        wait_for(lambda: "RUNNING" in ctl("status", "swfd").stdout, 30,
+                 message="supervisord's startsecs")
+        hup = ctl("signal", "HUP", "swfd")  # the reload line in the shipped comments
+        assert hup.returncode == 0, hup
+        wait_for(lambda: "generation 2 serves; generation 1 drains" in d.text(), 60,
+                 message="a reload under supervisord")
+        assert "RUNNING" in ctl("status", "swfd").stdout
         run = d.start_workflow(input={"activity": "Sleep", "input": {"seconds": 3}})
         wait_for(lambda: d.count(run, "ActivityTaskStarted") == 1, 30, message="task in hand")
         stopped = ctl("stop", "swfd")
         assert stopped.returncode == 0 and "swfd: stopped" in stopped.stdout, stopped
         assert "SIGTERM: draining" in d.text()
-        assert "swfd master exiting with code 0" in d.text()
+        assert "swfd supervisor exiting with code 0" in d.text()
         assert "STOPPED" in ctl("status", "swfd").stdout
         d.reopen()
         types = d.event_types(run)

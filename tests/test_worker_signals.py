@@ -1,6 +1,6 @@
 """A real worker child process and real signals: fast stop, drain, start-to-close overrun.
 
-The child is started like the master starts one (``Lifecycle.for_child()``,
+The child is started like a generation starts one (signal handlers installed,
 plugins from the config; see tests/plugins/swfd_harness.py); the decider runs
 in a thread of the test process.
 """

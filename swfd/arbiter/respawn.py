@@ -1,84 +1,86 @@
-"""Respawn accounting: exponential backoff with jitter, and the crash-loop cap.
+"""Respawn policy, per slot: a ready child is replaced at once, a boot failure backs off.
 
-One ``Health`` per group of identical children (a pool, the endpoint, the
-registrar). A crash pushes the group's next spawn out; a child that ran
-``stable_after`` seconds before dying clears the history first; a recycle
-(exit code 3) is not a crash. ``limit`` crashes in a row within ``window``
-seconds mark the group failed: it is not respawned again.
+A pool of ``processes = N`` has N slots. What happens when a slot's child
+exits depends only on that slot's own history, so one crash never delays
+another slot (a shared backoff turned an OOM-killer loop into an outage):
+
+- A child that became *ready* (reported its first poll) and then lived past
+  ``min_uptime`` died in service: its slot is refilled at once, however it
+  died and however often. Crashes of healthy processes are the OOM killer,
+  an operator, a plugin's bug on one input: refusing to respawn would turn
+  them into an outage.
+- A child that died before it was ready, or within ``min_uptime`` of it, is a
+  *boot failure*: the slot backs off exponentially (``boot_backoff_first``
+  doubling to ``boot_backoff_max``). The pool is *degraded* while any of its
+  slots is backing off. It keeps retrying; only ``give_up_after`` (per pool,
+  off by default) ends it, by stopping the whole daemon with exit 1.
+- A planned exit (EXIT_RECYCLE) refills the slot at once and counts nothing.
+
+The delay computed here is the delay kept: the arbiter logs and uses the
+same number.
 """
 
 from __future__ import annotations
 
-import random
-from collections import deque
 from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
 class Timing:
-    """The master's time constants; tests shrink them."""
+    """A generation's time constants; tests shrink them."""
 
-    backoff_initial: float = 0.5
-    backoff_max: float = 60.0
-    stable_after: float = 30.0
-    crash_loop_limit: int = 10
-    crash_loop_window: float = 600.0
+    min_uptime: float = 10.0
+    boot_backoff_first: float = 0.5
+    boot_backoff_max: float = 60.0
     kill_grace: float = 5.0
-    endpoint_ready_timeout: float = 30.0
-    endpoint_stop_timeout: float = 10.0
     registrar_attempts: int = 6
 
 
 @dataclass
-class Health:
-    backoff_initial: float
-    backoff_max: float
-    stable_after: float
-    limit: int
-    window: float
-    crashes: deque = field(default_factory=deque)
-    next_spawn_at: float = 0.0
-    failed_reason: str | None = None
-    last_exit: str | None = None
+class Slot:
+    """One place in a pool: at most one process at a time, and that place's history."""
 
-    @classmethod
-    def from_timing(cls, timing: Timing, limit: int | None = None) -> Health:
-        return cls(
-            backoff_initial=timing.backoff_initial,
-            backoff_max=timing.backoff_max,
-            stable_after=timing.stable_after,
-            limit=timing.crash_loop_limit if limit is None else limit,
-            window=timing.crash_loop_window,
-        )
+    pool: str
+    index: int
+    pid: int | None = None
+    started_at: float = 0.0
+    ready_at: float | None = None
+    boot_failures: int = 0
+    next_spawn_at: float = 0.0
+    last_exit: str | None = None
+    signals_sent: set[int] = field(default_factory=set)
 
     @property
-    def failed(self) -> bool:
-        return self.failed_reason is not None
+    def name(self) -> str:
+        return f"{self.pool}#{self.index}"
 
-    def delay(self, crashes: int) -> float:
-        """Backoff after the ``crashes``-th crash in a row, with +-25 % jitter."""
-        base = min(self.backoff_max, self.backoff_initial * 2 ** max(0, crashes - 1))
-        return base * random.uniform(0.75, 1.25)
+    @property
+    def backing_off(self) -> bool:
+        return self.pid is None and self.boot_failures > 0
 
-    def record_exit(self, now: float, ran_for: float, exit_text: str, recycle: bool) -> float:
-        """Account for one child's exit; return the delay before its replacement."""
+    def started(self, pid: int, now: float) -> None:
+        self.pid, self.started_at, self.ready_at = pid, now, None
+        self.signals_sent = set()
+
+    def ready(self, now: float) -> None:
+        if self.ready_at is None:
+            self.ready_at = now
+
+    def exited(self, now: float, exit_text: str, recycle: bool, timing: Timing) -> float:
+        """Account for the exit of this slot's process; return the delay before the next."""
+        served = self.ready_at is not None and now - self.ready_at >= timing.min_uptime
+        self.pid = None
         self.last_exit = exit_text
-        if recycle:
+        if recycle or served:
+            self.boot_failures = 0
+            self.next_spawn_at = now
             return 0.0
-        if ran_for >= self.stable_after:
-            self.crashes.clear()
-        self.crashes.append(now)
-        while self.crashes and now - self.crashes[0] > self.window:
-            self.crashes.popleft()
-        if len(self.crashes) >= self.limit:
-            self.failed_reason = (
-                f"crash loop: {len(self.crashes)} crashes in a row within "
-                f"{now - self.crashes[0]:.0f}s, last {exit_text}"
-            )
-            return 0.0
-        delay = self.delay(len(self.crashes))
-        self.next_spawn_at = max(self.next_spawn_at, now + delay)
+        self.boot_failures += 1
+        delay = boot_backoff(self.boot_failures, timing)
+        self.next_spawn_at = now + delay
         return delay
 
-    def due(self, now: float) -> bool:
-        return not self.failed and now >= self.next_spawn_at
+
+def boot_backoff(failures: int, timing: Timing) -> float:
+    """Seconds before the next try after ``failures`` boot failures in a row."""
+    return min(timing.boot_backoff_max, timing.boot_backoff_first * 2 ** max(0, failures - 1))

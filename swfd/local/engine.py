@@ -69,6 +69,9 @@ class Engine(RegistryOps, WorkflowOps, TaskOps, DecisionOps, QueryOps):
         self.poll_timeout = poll_timeout
         self.lock = threading.RLock()
         self.closed = False
+        # False once the endpoint is orphaned (its supervisor is gone): every poll is
+        # answered empty and no task is assigned; every other operation is served.
+        self.handing_out = True
         self.store = Store(database)
         self.queues = TaskQueues(self.lock)
         self.timers = TimerSchedule(self.lock, self._fire_timer, self._timer_live)
@@ -183,6 +186,18 @@ class Engine(RegistryOps, WorkflowOps, TaskOps, DecisionOps, QueryOps):
                 self.timers.add(when, "activity", ex.run_id, (act.scheduled_id, kind))
         for timer in ex.timers.values():
             self.timers.add(timer.fire_at, "timer", ex.run_id, (timer.timer_id, timer.started_id))
+
+    def stop_handing_out(self) -> None:
+        """Hand out no more tasks: waiting polls answer empty now, new polls at once.
+
+        For an endpoint whose supervisor died: the workers still running answer
+        the tasks they hold (responds, heartbeats, describe, ... are served), but
+        no task is assigned to a poll nobody may be left to act on; a task stays
+        scheduled (or times out) for a successor to hand out.
+        """
+        with self.lock:
+            self.handing_out = False
+            self.queues.wake_all()
 
     def close(self) -> None:
         """Stop the clocks, answer waiting polls empty, release the database."""

@@ -73,12 +73,25 @@ class Store:
         self.closed = False
         if database != ":memory:":
             self._take_lock(database + ".lock")
+        try:
+            self._open(database)
+        except BaseException:
+            # Keep nothing half done (an upgrade), and do not keep the lock either.
+            db = getattr(self, "db", None)
+            try:
+                if db is not None and db.in_transaction:
+                    db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            self.close()
+            raise
+
+    def _open(self, database: str) -> None:
         self.db = sqlite3.connect(database, check_same_thread=False, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
-            self.close()
             raise SchemaVersionError(
                 f"database {database} has schema version {version}; this swfd understands "
                 f"up to {SCHEMA_VERSION}: upgrade swfd or use another database file"
@@ -113,9 +126,15 @@ class Store:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
+            try:
+                handle.seek(0)
+                holder = handle.read(32).strip()  # the pid the holder wrote
+            except (OSError, ValueError):
+                holder = ""
             handle.close()
+            by = f" (pid {holder})" if holder.isdigit() else ""
             raise EndpointLockedError(
-                f"database {self.database} is in use by another swfd local endpoint "
+                f"database {self.database} is in use by another swfd local endpoint{by} "
                 f"(lock file {path} is held)"
             ) from None
         handle.seek(0)

@@ -7,7 +7,9 @@ condition, which releases the lock, and is woken the moment a task is queued.
 A task handed out is never requeued: if the poller's client has gone away the
 task times out, as on SWF. Task tokens are opaque base64 JSON naming the run,
 the scheduled event and the started event, so a token stays valid across a
-restart exactly as long as the task it names is open.
+restart exactly as long as the task it names is open. An orphaned endpoint
+(``Engine.stop_handing_out``) answers every poll empty at once, the same empty
+answer as a poll that timed out, and assigns nothing.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ class TaskOps:
                        deadline: float) -> tuple | None:
         self.domain(domain, registered=False)
         tl = self.queues.get(kind, domain, task_list)
-        while not self.closed:
+        while not self.closed and self.handing_out:  # else answered empty at once
             found = self.queues.pop(tl, valid)
             if found is not None:
                 return found

@@ -1,8 +1,8 @@
 """Helpers for the worker and decider tests: real settings, type registration, loop threads.
 
 ``python swfd_harness.py worker|decider CONFIG POOL`` runs one child loop the
-way the master does after fork (``Lifecycle.for_child()``, plugins from the
-config), so tests can send it real signals without a master.
+way a generation does after fork (signal handlers, plugins from the
+config), so tests can send it real signals without a generation.
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ def wait_closed(client: Any, domain: str, execution: dict[str, str],
 
 
 class LoopThread(threading.Thread):
-    """run_worker/run_decider in a thread of the test process; ``stop()`` drains and joins."""
+    """A worker or decider loop in a thread of the test process; ``stop()`` drains and joins."""
 
     def __init__(self, kind: str, settings: Any, pool: Any, registry: Any,
                  client: Any = None) -> None:
@@ -145,12 +145,12 @@ class LoopThread(threading.Thread):
         self.exit_code: int | None = None
 
     def run(self) -> None:
-        from swfd.decider import run_decider
-        from swfd.worker import run_worker
+        from swfd.decider import DecisionPoller
+        from swfd.worker import ActivityPoller
 
-        target = run_worker if self.kind == "worker" else run_decider
-        self.exit_code = target(self.settings, self.pool, self.registry, self.lifecycle,
-                                client=self.client)
+        poller = ActivityPoller if self.kind == "worker" else DecisionPoller
+        self.exit_code = poller.start(self.settings, self.pool, self.registry, self.lifecycle,
+                                      client=self.client)
 
     def stop(self, timeout: float = 30.0) -> int | None:
         self.lifecycle.drain("test over")
@@ -171,16 +171,15 @@ def main(argv: list[str]) -> int:
                         format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s")
     settings = load_settings(Path(config))
     registry = load_plugins(settings)
-    lifecycle = Lifecycle.for_child(watch_parent=False)
+    lifecycle = Lifecycle()
+    lifecycle.install_signal_handlers()
     pool = pool_of(settings, kind, pool_name)
     print("ready", flush=True)
-    if kind == "worker":
-        from swfd.worker import run_worker
+    from swfd.decider import DecisionPoller
+    from swfd.worker import ActivityPoller
 
-        return run_worker(settings, pool, registry, lifecycle)
-    from swfd.decider import run_decider
-
-    return run_decider(settings, pool, registry, lifecycle)
+    poller = ActivityPoller if kind == "worker" else DecisionPoller
+    return poller.start(settings, pool, registry, lifecycle)
 
 
 if __name__ == "__main__":

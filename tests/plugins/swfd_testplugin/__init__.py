@@ -3,7 +3,8 @@
 Activities (version "1", task list "test", json codec unless noted) take a
 JSON object as input; workflow ``RunActivity`` schedules the activities its
 input describes and closes with their outcome, so a test drives any
-activity with one ``StartWorkflowExecution``. Uses only swfd's public API.
+activity with one ``StartWorkflowExecution``; workflow ``Persistent``
+reschedules its activities until each has completed. Uses only swfd's public API.
 """
 
 from __future__ import annotations
@@ -192,6 +193,68 @@ def _json(value):
     return json.dumps(value)
 
 
+def _attempt_id(index, attempt):
+    return f"act-{index}" if attempt == 1 else f"act-{index}.attempt-{attempt}"
+
+
+@swfd.workflow("Persistent", VERSION, task_list=TASK_LIST, execution_start_to_close_timeout=600,
+               task_start_to_close_timeout=5)
+def persistent(task):
+    """Run ``count`` activities to completion, rescheduling any that time out or fail.
+
+    Input: ``{"count": 2, "seconds": 1.0 or [per activity], "activity": "Sleep",
+    "heartbeat_timeout": 2, "max_attempts": 20}``. Logical activity ``i`` is first
+    scheduled as ``act-i`` (input ``{"seconds": ...}``, the decision's heartbeatTimeout
+    override), and after an ActivityTaskTimedOut or ActivityTaskFailed again as
+    ``act-i.attempt-2``, ``act-i.attempt-3``... Completes, once every logical activity
+    has a completion, with ``{"act-i": {"attempts": n, "result": ...}}``; fails when
+    a schedule is refused or one activity used ``max_attempts`` attempts. The short
+    task start-to-close timeout brings a decision task lost with its decider back
+    within 5 s.
+    """
+    import json
+
+    spec = task.input if isinstance(task.input, dict) else {}
+    count = int(spec.get("count", 1))
+    seconds = spec.get("seconds", 0.5)
+    max_attempts = int(spec.get("max_attempts", 20))
+    activities = task.history.activities
+    decisions = swfd.Decisions()
+    results = {}
+    for index in range(count):
+        attempt = 1
+        while _attempt_id(index, attempt + 1) in activities:
+            attempt += 1
+        activity_id = _attempt_id(index, attempt)
+        state = activities.get(activity_id)
+        if state is not None and state.state == "completed":
+            results[f"act-{index}"] = {"attempts": attempt, "result": json.loads(state.result)
+                                       if state.result else None}
+            continue
+        if state is not None and state.is_open:
+            continue
+        if state is not None and state.state not in ("timed_out", "failed"):
+            decisions = swfd.Decisions()
+            decisions.fail_workflow_execution(
+                reason=f"{activity_id} {state.state}", details=state.cause or state.reason)
+            return decisions
+        if state is not None:
+            if attempt >= max_attempts:
+                decisions = swfd.Decisions()
+                decisions.fail_workflow_execution(
+                    reason=f"act-{index}: {attempt} attempts, last {state.state}")
+                return decisions
+            activity_id = _attempt_id(index, attempt + 1)
+        decisions.schedule_activity_task(
+            activity_id, spec.get("activity", "Sleep"), VERSION, task_list=TASK_LIST,
+            heartbeat_timeout=spec.get("heartbeat_timeout", 2),
+            input=_json({"seconds": seconds[index] if isinstance(seconds, list) else seconds}),
+        )
+    if len(results) == count:
+        decisions.complete_workflow_execution(result=_json(results))
+    return decisions
+
+
 @swfd.hookimpl
 def swfd_activities():
     return [echo, raw_echo, raise_, sleep, heartbeat, wait_cancel, big_result, unencodable,
@@ -200,4 +263,4 @@ def swfd_activities():
 
 @swfd.hookimpl
 def swfd_workflows():
-    return [run_activity, flaky]
+    return [run_activity, flaky, persistent]
