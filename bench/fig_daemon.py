@@ -3,7 +3,7 @@
 Start-up: from spawning ``swfd --config`` to its sd_notify ``READY=1`` on a
 NOTIFY_SOCKET datagram socket we create, with 8 worker children.
 
-Drain: SIGTERM to the master's exit, idle and with N one-second tasks in
+Drain: SIGTERM to the supervisor's exit, idle and with N one-second tasks in
 hand; then the endpoint is started again on the same SQLite file and the
 tasks' ActivityTaskCompleted events are counted: tasks lost must be 0.
 
@@ -49,7 +49,7 @@ IDLE_SETTLE = 3.0
 IDLE_TARGET = 0.5  # % of one core, the whole tree
 
 
-def master_available() -> str | None:
+def daemon_available() -> str | None:
     """Why the daemon cannot be measured, or None."""
     try:
         from swfd.supervisor import run  # noqa: F401
@@ -105,7 +105,7 @@ def write_shipped_config(tmpdir: str, port: int, source: str = SHIPPED_CONFIG) -
 
 
 class Daemon:
-    """One ``swfd --config`` master we started, with its NOTIFY_SOCKET.
+    """One ``swfd --config`` daemon (its supervisor) we started, with its NOTIFY_SOCKET.
 
     ``shipped``: run ``etc/swfd-local.ini`` (see write_shipped_config) with the
     plugins it names, instead of a bench config with ``processes`` workers
@@ -128,7 +128,7 @@ class Daemon:
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 60.0) -> float:
-        """Spawn the master; returns seconds until READY=1."""
+        """Spawn the daemon; returns seconds until READY=1."""
         if self.shipped:  # the plugins the file names (tutorial), nothing of bench's
             env = driver.bench_env(NOTIFY_SOCKET=self.sock_path)
             env.pop("SWFD_DISABLE_PLUGIN_AUTOLOAD", None)
@@ -385,7 +385,7 @@ def daemon_drain_budget(config: configparser.ConfigParser) -> float:
 
 
 def run(res: Results, quick: bool) -> None:
-    why = master_available()
+    why = daemon_available()
     if why:
         res.missing("5. drain", "swfd daemon", why)
         res.missing("8. start-up", "swfd daemon", why)

@@ -10,20 +10,37 @@ process's user+sys over the window.
 
 And the latency from scheduling to a *waiting* poll's answer (local endpoint
 only: moto has no long polling).
+
+Then the local endpoint alone (``store_figures``, ``sigv4_figures``):
+
+* the cost of ``PRAGMA quick_check`` at start on a database of 10,000 closed
+  executions (warm page cache; MB/s, so its cost on a larger file follows);
+* ``ListClosedWorkflowExecutions`` (a page of 1,000) and
+  ``CountClosedWorkflowExecutions`` at 10,000 closed executions, server side
+  (the engine call and the JSON encoding, in-process, median of repeats);
+* the retention stall: 6,000 expired executions (7 events each) swept while
+  another thread pings the engine; the longest ping, the longest batch, and
+  the WAL before and after;
+* SigV4 verification: its CPU per request in-process, and the server's CPU
+  per call under the same wire load with keys on and off.
 """
 
 from __future__ import annotations
 
+import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 import uuid
 
 from bench import driver
-from bench.procs import tree_cpu_seconds
+from bench.procs import die_with_parent, free_port, stop, tree_cpu_seconds, wait_port
 from bench.results import Results, ratio
 from bench.tasks import ACTIVITY_NAME, ACTIVITY_VERSION
-from bench.wire import WireClient
+from bench.wire import KEY_ID, SECRET, WireClient
 
 DOMAIN = "bench-endpoint"
 WORKFLOW = {"name": "BenchWorkflow", "version": "1"}
@@ -197,6 +214,12 @@ def measure_server(res: Results, ep: driver.Endpoint, seconds: float, closed: in
 
 
 def run(res: Results, quick: bool) -> None:
+    endpoint_vs_moto(res, quick)
+    store_figures(res, quick)
+    sigv4_figures(res, quick)
+
+
+def endpoint_vs_moto(res: Results, quick: bool) -> None:
     fig = "7. endpoint"
     seconds = 4 if quick else 10
     data: dict[str, dict] = {}
@@ -263,3 +286,204 @@ def run(res: Results, quick: bool) -> None:
                 target="< 10 ms", met=median < 10,
                 note=f"{len(samples)} samples; p95 {p95:.2f} ms, max {max(samples):.2f} ms; "
                      "from sending the scheduling decision to the parked poll's answer")
+
+
+# -- the local endpoint alone: its store and its signature checks ----------------------------
+
+STORE_FIG = "7b. endpoint store"
+
+
+def _median_ms(fn, repeats: int) -> tuple[float, float]:
+    """(median, max) milliseconds of ``repeats`` calls of ``fn``."""
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(1000 * (time.perf_counter() - t0))
+    return statistics.median(times), max(times)
+
+
+def _closed_engine(database: str, domain: str, retention: str, count: int, signals: int):
+    """An in-process engine with ``count`` closed executions in ``domain``, each with
+    ``signals`` signals (WorkflowExecutionStarted, DecisionTaskScheduled, the signals,
+    WorkflowExecutionTerminated), and a 200-byte input."""
+    from swfd.local.engine import Engine
+
+    engine = Engine(database, poll_timeout=0.1)
+    engine.retention.stop()  # the figures sweep themselves
+    c = engine.call
+    c("RegisterDomain", {"name": domain, "workflowExecutionRetentionPeriodInDays": retention})
+    c("RegisterWorkflowType", {"domain": domain, **WORKFLOW, "defaultTaskList": {"name": "d"},
+                               "defaultChildPolicy": "TERMINATE",
+                               "defaultExecutionStartToCloseTimeout": "3600",
+                               "defaultTaskStartToCloseTimeout": "600"})
+    for i in range(count):
+        wid = f"w{i}"
+        c("StartWorkflowExecution", {"domain": domain, "workflowId": wid,
+                                     "workflowType": WORKFLOW, "input": "x" * 200,
+                                     "tagList": ["bench"]})
+        for n in range(signals):
+            c("SignalWorkflowExecution", {"domain": domain, "workflowId": wid,
+                                          "signalName": f"s{n}"})
+        c("TerminateWorkflowExecution", {"domain": domain, "workflowId": wid})
+    return engine
+
+
+def store_figures(res: Results, quick: bool) -> None:
+    from swfd.local import integrity
+    from swfd.local.summaries import encode
+
+    tmp = tempfile.mkdtemp(prefix="swfd-bench-store-")
+    database = os.path.join(tmp, "lists.sqlite3")
+    closed = 10_000
+    t0 = time.monotonic()
+    engine = _closed_engine(database, "lists", "30", closed, 0)
+    res.log(f"  {closed} closed executions made in {time.monotonic() - t0:.1f} s")
+    try:
+        page = {"domain": "lists", "startTimeFilter": {"oldestDate": 0},
+                "maximumPageSize": 1000}
+
+        def list_page() -> None:  # what the server does: the call, then the body it sends
+            encode(engine.call("ListClosedWorkflowExecutions", page))
+
+        median, worst = _median_ms(list_page, 10 if quick else 30)
+        res.add(STORE_FIG, f"ListClosedWorkflowExecutions, page of 1,000 at {closed:,} closed",
+                median, "ms", target="<= 10 ms", met=median <= 10,
+                note=f"server side: engine call + JSON encoding, median (max {worst:.1f} ms); "
+                     "summary columns through a covering index")
+        count = {"domain": "lists", "startTimeFilter": {"oldestDate": 0}}
+        median, worst = _median_ms(lambda: engine.call("CountClosedWorkflowExecutions", count),
+                                   50 if quick else 200)
+        res.add(STORE_FIG, f"CountClosedWorkflowExecutions at {closed:,} closed", median, "ms",
+                target="<= 2 ms", met=median <= 2,
+                note=f"median (max {worst:.2f} ms); an index-only count")
+        status = dict(count, closeStatusFilter={"status": "TERMINATED"})
+        median, _ = _median_ms(lambda: engine.call("CountClosedWorkflowExecutions", status),
+                               50 if quick else 200)
+        res.add(STORE_FIG, f"... with closeStatusFilter at {closed:,} closed", median, "ms",
+                target="<= 2 ms", met=median <= 2, note="median; index-only too")
+    finally:
+        engine.close()
+    size = os.path.getsize(database)
+    import sqlite3
+
+    def check() -> None:
+        db = sqlite3.connect(database)
+        integrity.quick_check(db, database, size)
+        db.close()
+
+    median, _ = _median_ms(check, 3)
+    rate = size / 1e6 / (median / 1000)
+    res.add(STORE_FIG, "PRAGMA quick_check at start", median, "ms",
+            note=f"{size / 1e6:.1f} MB database ({closed:,} closed executions), warm page "
+                 f"cache, median of 3: {rate:.0f} MB/s, so about {1000 / rate:.1f} s per GB; "
+                 f"run on files up to {integrity.QUICK_CHECK_MAX_BYTES >> 20} MB")
+    retention_stall(res, tmp, 2_000 if quick else 6_000)
+    for name in os.listdir(tmp):
+        os.unlink(os.path.join(tmp, name))
+    os.rmdir(tmp)
+
+
+def retention_stall(res: Results, tmp: str, expired: int) -> None:
+    """Sweep ``expired`` executions while another thread pings the engine."""
+    database = os.path.join(tmp, "retention.sqlite3")
+    engine = _closed_engine(database, "expired", "0", expired, 4)
+    wal = database + "-wal"
+    before = os.path.getsize(wal) if os.path.exists(wal) else 0
+    pings: list[float] = []
+    wal_peak = [before]
+    done = threading.Event()
+
+    def ping() -> None:
+        for _ in range(1_000_000):
+            if done.is_set():
+                return
+            t0 = time.perf_counter()
+            engine.call("DescribeDomain", {"name": "expired"})
+            pings.append(1000 * (time.perf_counter() - t0))
+            if os.path.exists(wal):
+                wal_peak[0] = max(wal_peak[0], os.path.getsize(wal))
+            time.sleep(0.001)
+
+    pinger = threading.Thread(target=ping)
+    try:
+        pinger.start()
+        t0 = time.monotonic()
+        deleted = engine.retention.sweep()
+        seconds = time.monotonic() - t0
+    finally:
+        done.set()
+        pinger.join(30)
+        after = os.path.getsize(wal) if os.path.exists(wal) else 0
+        last = engine.retention.last
+        engine.close()
+    worst = max(pings) if pings else None
+    res.add(STORE_FIG, f"longest call while retention deletes {deleted:,} executions", worst,
+            "ms", target="<= 50 ms", met=worst is not None and worst <= 50,
+            note=f"{len(pings)} DescribeDomain pings during a {seconds:.2f} s sweep "
+                 f"(median {statistics.median(pings):.2f} ms); {last.get('batches')} batches, "
+                 f"longest {1000 * last.get('longest_batch_s', 0):.1f} ms; 7 events each")
+    res.add(STORE_FIG, "WAL after the sweep", after / 1e6, "MB",
+            note=f"{before / 1e6:.1f} MB before, {wal_peak[0] / 1e6:.1f} MB at most during; "
+                 "checkpointed and truncated at the end of the sweep")
+
+
+def _start_local_with(*extra: str) -> driver.Endpoint:
+    """``swfd local`` (as driver.start_local) with extra arguments."""
+    tmpdir = tempfile.mkdtemp(prefix="swfd-bench-")
+    port = free_port()
+    log = os.path.join(tmpdir, "local.log")
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "swfd.cli", "local", "--host", "127.0.0.1", "--port",
+             str(port), "--database", os.path.join(tmpdir, "local.sqlite3"),
+             "--poll-timeout", "60", *extra],
+            stdout=out, stderr=subprocess.STDOUT, env=driver.bench_env(), cwd=driver.ROOT,
+            preexec_fn=die_with_parent,  # noqa: PLW1509
+        )
+    try:
+        wait_port("127.0.0.1", port, 30, proc)
+    except Exception:
+        stop(proc)
+        raise
+    return driver.Endpoint("swfd local", proc, f"http://127.0.0.1:{port}", tmpdir, log)
+
+
+def sigv4_figures(res: Results, quick: bool) -> None:
+    from bench.wire import WireClient as Signer
+    from swfd.local.auth import Verifier
+
+    fig = "7c. endpoint SigV4"
+    body = b'{"registrationStatus":"REGISTERED"}'
+    headers = {k.lower(): v for k, v in Signer("http://127.0.0.1:8799").headers(
+        "ListDomains", body).items()}
+    headers["host"] = "127.0.0.1:8799"
+    verifier = Verifier({KEY_ID: SECRET})
+    reps = 2_000 if quick else 10_000
+    t0 = time.process_time()
+    for _ in range(reps):
+        verifier.verify("POST", "/", headers, body)
+    per = 1e6 * (time.process_time() - t0) / reps
+    res.add(fig, "SigV4 verification, in-process", per, "us/request",
+            note=f"{reps} verifications of a signed ListDomains (botocore's signer recomputes "
+                 "the signature); CPU time")
+    seconds = 4 if quick else 10
+    cpu: dict[str, list[float]] = {"off": [], "on": []}
+    for _ in range(1 if quick else 2):  # interleaved rounds
+        for mode, extra in (("off", ()), ("on", ("--access-key-id", KEY_ID,
+                                                 "--secret-access-key", SECRET))):
+            ep = _start_local_with(*extra)
+            try:
+                setup(ep.url)
+                m = load(ep.url, ep.proc.pid, seconds, 10_000)
+                if m["errors"]:
+                    raise RuntimeError(f"keys {mode}: {m['errors'][0]}")
+                cpu[mode].append(m["cpu_ms_per_call"])
+            finally:
+                ep.stop()
+    off, on = statistics.median(cpu["off"]), statistics.median(cpu["on"])
+    res.add(fig, "server CPU/call, keys off", off, "ms/call",
+            note=f"the 7-call cycle, {CLIENTS} wire clients, {seconds} s per round")
+    res.add(fig, "server CPU/call, keys on (every request verified)", on, "ms/call",
+            ratio=ratio(on, off, "keys off")[1],
+            note=f"{1000 * (on - off):.0f} us more per call")

@@ -120,7 +120,7 @@ def cpu_and_throughput(res: Results, endpoint_url: str, n: int, rounds: int,
     raw = get("raw", 1, "cpu_ms_per_task")
     peer = get("simpleflow", 1, "cpu_ms_per_task")
     names["swfd-info"] = "swfd worker, log_level INFO (json)"
-    names["swfd-daemon"] = "swfd worker under the real master (swfd --config; tree incl. master)"
+    names["swfd-daemon"] = "swfd worker under the real daemon (swfd --config; tree incl. supervisor and generation)"
     for kind in (*workers.KINDS, "swfd-info", "swfd-daemon"):
         value = get(kind, 1, "cpu_ms_per_task")
         m = measured.get((kind, 1), {})

@@ -1,9 +1,9 @@
 """Start and stop the three workers under test, as process trees we own.
 
 ``raw``: one ``bench.rawworker`` process per slot. ``swfd``: ``bench.swfd_launch``
-(imports, ``gc.freeze()``, forks the slots like the master). ``swfd-standalone``:
-the same worker loop unforked. ``swfd-daemon``: the real ``swfd --config`` master
-with one worker pool (its tree includes the master). ``simpleflow``:
+(imports, ``gc.freeze()``, forks the slots like a generation). ``swfd-standalone``:
+the same worker loop unforked. ``swfd-daemon``: the real ``swfd --config`` daemon
+with one worker pool (its tree includes the supervisor and generation). ``simpleflow``:
 ``simpleflow worker.start -N slots`` (a supervisor, one poller per slot, one forked
 child per task), pointed at the endpoint with ``AWS_ENDPOINT_URL_SWF``.
 """
@@ -130,7 +130,7 @@ def start(kind: str, url: str, domain: str, task_list: str, slots: int, tmpdir: 
             args = [sys.executable, "-m", "bench.swfd_launch", config]
             if kind == "swfd-standalone":
                 args.append("--standalone")
-            elif kind == "swfd-daemon":  # the real master, a worker pool only
+            elif kind == "swfd-daemon":  # the real daemon, a worker pool only
                 try:
                     from swfd.supervisor import run  # noqa: F401
                 except Exception as exc:

@@ -8,10 +8,10 @@ token is remembered so ``complete()``, ``fail()``, ``heartbeat()`` and
 
 Two differences from boto, both so that seed code keeps working on boto3:
 
-* An empty poll comes back without the task's keys. boto3 answers an empty
-  long poll with ``taskToken: ""`` (and zero event ids); seed code tells an
-  empty poll apart with ``'events' in history`` or ``'activityId' in task``,
-  so those keys are stripped.
+* An empty poll comes back without the task's keys, as the service sends it
+  (only zero event ids; some endpoints add ``taskToken: ""``, which is stripped
+  too): seed code tells an empty poll apart with ``'events' in history`` or
+  ``'activityId' in task``.
 * ``Decider.poll`` follows ``nextPageToken`` and returns every event of the
   history in one response, so seed deciders that index ``history['events']``
   by event id are right on long histories too.

@@ -3,8 +3,10 @@
 Each command is a function ``(settings, args) -> int``. Exit codes: 0 success,
 2 usage or configuration error, 1 any other error (an unknown workflow id, an
 unreachable endpoint, a failed plugin), always as a one-line message on stderr
-rather than a traceback. Output is a readable table by default and JSON on
-stdout with ``--json``.
+rather than a traceback; an error answer is summarized in that line (SWF's code
+and message, or what a server that is not SWF sent instead). Output is a
+readable table by default; with ``--json`` it is data on stdout (ids, statuses,
+events, never sentences, never boto's ``ResponseMetadata``).
 
 With ``endpoint_url = embedded`` the commands talk to the running daemon's
 endpoint; they never open its database (the daemon holds it locked).
@@ -16,16 +18,27 @@ import argparse
 import functools
 import json
 import logging
+import re
+import shlex
 import socket
 import sys
-from collections.abc import Callable, Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    HTTPClientError,
+    NoCredentialsError,
+    ParamValidationError,
+)
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from swfd.process import EXIT_ERROR, EXIT_OK, EXIT_USAGE
+from swfd.registry import pool_coverage
 
 #: Attempts per SWF call when throttled or unreachable: an interactive command
 #: fails within seconds instead of retrying forever like the daemon.
@@ -49,17 +62,29 @@ class CommandError(Exception):
 
 def add_commands(subparsers: Any) -> None:
     """Add the admin commands to the ``swfd`` argument parser."""
-    _add(subparsers, "check", cmd_check, "check config, plugins and connectivity")
+    check = _add(subparsers, "check", cmd_check,
+                 "check config, plugins, pools and connectivity")
+    check.add_argument("--strict", action="store_true",
+                       help="exit 1 on warnings too: a pool with no type on its task list, "
+                       "a type no pool polls, no plugin loaded")
+    check.add_argument("-v", "--verbose", action="store_true",
+                       help="log at DEBUG on stderr, with the traceback of a plugin that "
+                       "fails to load")
     _add(subparsers, "register", cmd_register, "register the domain and the plugins' types")
 
     start = _add(subparsers, "start", cmd_start, "start a workflow execution")
     start.add_argument("type", metavar="TYPE", help="workflow type name")
     start.add_argument(
-        "--version", dest="type_version", metavar="V",
-        help="type version (default: the only registered version of TYPE)",
+        "--type-version", dest="type_version", metavar="V",
+        help="workflow type version (default: the only registered version of TYPE)",
     )
+    start.add_argument("--version", action=_VersionAction)
     start.add_argument("--task-list", metavar="TL", help="decision task list (default: the type's)")
-    start.add_argument("--input", metavar="DATA", help="input, passed to SWF as is")
+    start.add_argument(
+        "--input", metavar="DATA",
+        help="the execution's input: JSON when the type's codec is json (the default; "
+        "checked when a loaded plugin defines TYPE), any string with codec raw",
+    )
     start.add_argument("--workflow-id", metavar="ID", help="workflow id (default: a new UUID)")
     start.add_argument("--execution-timeout", metavar="S", type=_duration,
                        help="execution start-to-close, whole seconds")
@@ -67,11 +92,15 @@ def add_commands(subparsers: Any) -> None:
                        help='decision task start-to-close, whole seconds or "NONE"')
     start.add_argument("--child-policy", choices=["TERMINATE", "REQUEST_CANCEL", "ABANDON"])
     start.add_argument("--tag", action="append", default=[], metavar="T", help="tag (up to 5)")
-    start.add_argument("--wait", action="store_true", help="wait for the execution to close")
+    start.add_argument("--wait", action="store_true",
+                       help="wait for the execution to close, printing decider errors as "
+                       "they are recorded")
     start.add_argument(
         "--timeout", type=float, default=300.0, metavar="S",
         help="with --wait: give up after S seconds (default 300)",
     )
+    start.add_argument("--fail-on-decider-error", action="store_true",
+                       help="with --wait: exit 1 as soon as a decider error is recorded")
 
     for name, handler, help_text in (
         ("describe", cmd_describe, "describe a workflow execution"),
@@ -94,6 +123,25 @@ def add_commands(subparsers: Any) -> None:
     terminate = _add(subparsers, "terminate", cmd_terminate, "terminate a workflow execution")
     _execution_arguments(terminate)
     terminate.add_argument("--reason", metavar="R")
+
+
+class _VersionAction(argparse.Action):
+    """``start --version`` is swfd's version, as ``swfd --version`` is; the type's
+    version is ``--type-version``, and ``--version V`` says so instead of guessing."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any):
+        super().__init__(option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS,
+                         nargs="?", help=argparse.SUPPRESS)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        if values is not None:
+            parser.error(f"--version is swfd's own version and takes no value; give the "
+                         f"workflow type's version as --type-version {shlex.quote(values)}")
+        from swfd import __version__
+
+        print(f"swfd {__version__}")
+        parser.exit(EXIT_OK)
 
 
 def _add(subparsers: Any, name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
@@ -135,10 +183,12 @@ def _reported(name: str, handler: Handler) -> Handler:
         except DoesNotExist as exc:
             _fail(name, str(exc))
         except ClientError as exc:
-            error = exc.response.get("Error", {})
-            _fail(name, f"{error.get('Code', 'error')}: {error.get('Message', exc)}")
+            _fail(name, remote_error(exc, _endpoint_label(settings)))
+        except ParamValidationError as exc:
+            _fail(name, f"SWF would refuse this request: {one_line(str(exc))}")
+            return EXIT_USAGE
         except BotoCoreError as exc:
-            _fail(name, f"cannot reach SWF at {_endpoint_label(settings)}: {exc}")
+            _fail(name, boto_error(exc, _endpoint_label(settings)))
         except KeyboardInterrupt:
             _fail(name, "interrupted")
         return EXIT_ERROR
@@ -160,26 +210,77 @@ def _fail(command: str, message: str) -> None:
     print(f"swfd: {command}: {message}", file=sys.stderr)
 
 
+def _count(number: int, noun: str) -> str:
+    """``1 activity type``, ``2 activity types``."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def one_line(text: str, width: int = 300) -> str:
+    """``text`` with its whitespace runs collapsed, cut to ``width`` characters."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+_HTML = re.compile(r"<\s*(!doctype|html|head|body|title)\b", re.IGNORECASE)
+_HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title\s*>", re.IGNORECASE | re.DOTALL)
+
+
+def remote_error(exc: ClientError, label: str) -> str:
+    """One line for an error answer: SWF's error code and message, or, when the
+    server is not SWF (an HTML page, a bare HTTP status), what it answered instead."""
+    error = exc.response.get("Error", {})
+    code = str(error.get("Code") or "")
+    message = str(error.get("Message") or "")
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    if _HTML.search(message):
+        title = _HTML_TITLE.search(message)
+        page = f"an HTML page titled {one_line(title.group(1), 80)!r}" if title else "an HTML page"
+        return (f"{label} answered HTTP {status} with {page}, not an SWF error: "
+                "is it an SWF endpoint?")
+    if not code or code.isdigit():  # SWF's errors always carry a named type
+        detail = f": {one_line(message, 120)}" if message else ""
+        return (f"{label} answered HTTP {status}{detail}, not an SWF error: "
+                "is it an SWF endpoint?")
+    return f"{code}: {one_line(message)}" if message else code
+
+
+def boto_error(exc: BotoCoreError, label: str) -> str:
+    """One line for a failure before any answer (connection, timeout, credentials)."""
+    if isinstance(exc, NoCredentialsError):
+        return (f"no AWS credentials for {label} (boto3's chain: instance profile, "
+                "environment, shared files)")
+    if isinstance(exc, (BotoConnectionError, HTTPClientError)):
+        return f"cannot reach SWF at {label}: {one_line(str(exc))}"
+    return f"SWF at {label}: {type(exc).__name__}: {one_line(str(exc))}"
+
+
 # --------------------------------------------------------------------------- plumbing
 
 
 def _endpoint_label(settings: Any) -> str:
     from swfd.swf.client import endpoint_url_for
 
-    return endpoint_url_for(settings) or f"AWS ({settings.region})"
+    try:
+        return endpoint_url_for(settings) or f"AWS ({settings.region})"
+    except ValueError:  # [embedded] port = 0 and no daemon to say which port it bound
+        return "the embedded endpoint (port 0: bound by the daemon)"
 
 
-def _embedded_listening(settings: Any) -> tuple[bool, str]:
-    """Whether something accepts connections at the embedded endpoint's address."""
+def _embedded_unreachable(settings: Any) -> str | None:
+    """Why the embedded endpoint cannot be reached now, or None when something
+    accepts connections at its address."""
     from swfd.swf.client import endpoint_url_for
 
-    url = endpoint_url_for(settings)
+    try:
+        url = endpoint_url_for(settings)
+    except ValueError as exc:
+        return f"{exc} — is the daemon running?"
     parts = urlsplit(url)
     try:
         with socket.create_connection((parts.hostname, parts.port), timeout=2.0):
-            return True, url
+            return None
     except OSError:
-        return False, url
+        return not_listening_message(url)
 
 
 def not_listening_message(url: str) -> str:
@@ -191,9 +292,9 @@ def _client(settings: Any) -> Any:
     from swfd.swf.client import client_for
 
     if settings.is_embedded:
-        listening, url = _embedded_listening(settings)
-        if not listening:
-            raise CommandError(not_listening_message(url))
+        problem = _embedded_unreachable(settings)
+        if problem:
+            raise CommandError(problem)
     return client_for(settings)
 
 
@@ -213,8 +314,18 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot encode {type(value).__name__} as JSON")
 
 
+def _without_metadata(data: Any) -> Any:
+    """``data`` without boto's ``ResponseMetadata`` (HTTP details, not SWF data)."""
+    if isinstance(data, dict):
+        return {k: _without_metadata(v) for k, v in data.items() if k != "ResponseMetadata"}
+    if isinstance(data, list):
+        return [_without_metadata(v) for v in data]
+    return data
+
+
 def _print_json(data: Any) -> None:
-    print(json.dumps(data, default=_json_default, indent=2, sort_keys=False))
+    print(json.dumps(_without_metadata(data), default=_json_default, indent=2,
+                     sort_keys=False))
 
 
 def _time(value: Any) -> str:
@@ -302,66 +413,129 @@ def history_table(events: list[dict]) -> str:
 
 
 def cmd_check(settings: Any, args: argparse.Namespace) -> int:
-    """Config, plugins, connectivity: one line each, exit 1 if any failed."""
+    """Config, plugins, pools, connectivity: a line each (a line per warning).
+
+    Exit 1 when a check failed, or with ``--strict`` when one warned; ``skip``
+    (the embedded endpoint before the daemon runs) is neither.
+    """
+    if args.verbose:
+        logging.getLogger("swfd").setLevel(logging.DEBUG)
     results: list[dict[str, Any]] = []
 
-    def report(check: str, status: str, detail: str) -> None:
-        results.append({"check": check, "status": status, "detail": detail})
+    def report(check: str, status: str, detail: str, **data: Any) -> None:
+        results.append({"check": check, "status": status, "detail": one_line(detail, 2000),
+                        **data})
 
     report("config", "ok", f"{settings.path}: domain {settings.domain!r}, "
-           f"endpoint {_endpoint_label(settings)}")
-    try:
-        registry = _load_registry(settings)
-        activities = sorted(f"{n}/{v}" for n, v in registry.activities)
-        workflows = sorted(f"{n}/{v}" for n, v in registry.workflows)
-        report("plugins", "ok", f"{len(activities)} activity types"
-               f"{' (' + ', '.join(activities) + ')' if activities else ''}, "
-               f"{len(workflows)} workflow types"
-               f"{' (' + ', '.join(workflows) + ')' if workflows else ''}")
-    except CommandError as exc:
-        report("plugins", "FAIL", str(exc))
+           f"endpoint {_endpoint_label(settings)}", path=settings.path,
+           domain=settings.domain, endpoint=_endpoint_label(settings))
+    registry = _check_plugins(settings, args, report)
+    if registry is not None:
+        _check_pools(settings, registry, report)
     _check_endpoint(settings, report)
 
     failed = any(r["status"] == "FAIL" for r in results)
+    warned = any(r["status"] == "warn" for r in results)
+    ok = not failed and not (args.strict and warned)
     if args.json:
-        _print_json({"ok": not failed, "checks": results})
+        _print_json({"ok": ok, "checks": results})
     else:
         print(table(["CHECK", "STATUS", "DETAIL"],
                     ([r["check"], r["status"], r["detail"]] for r in results)))
-    return EXIT_ERROR if failed else EXIT_OK
+    return EXIT_OK if ok else EXIT_ERROR
 
 
-def _check_endpoint(settings: Any, report: Callable[[str, str, str], None]) -> None:
-    from swfd.swf.client import client_for
-    from swfd.swf.models import DoesNotExist, Domain
+def _check_plugins(settings: Any, args: argparse.Namespace,
+                   report: Callable[..., None]) -> Any:
+    """Report the loaded plugins and their types; the registry, or None when there is
+    nothing to check pools against (plugins failed, or none loaded)."""
+    from swfd.plugins import pm_names
 
-    if settings.is_embedded:
-        listening, url = _embedded_listening(settings)
-        if not listening:
-            # Not a config error: the daemon starts its embedded endpoint itself.
-            report("endpoint", "warn", not_listening_message(url)
-                   + " (the daemon starts it; nothing more to check until then)")
-            return
-    label = _endpoint_label(settings)
     try:
-        domain = Domain(settings.domain, client=client_for(settings)).upstream()
-    except DoesNotExist:
-        if settings.register:
+        registry = _load_registry(settings)
+    except CommandError as exc:
+        plugin_error = exc.__cause__
+        has_traceback = plugin_error is not None and plugin_error.__cause__ is not None
+        hint = " (swfd check -v shows the traceback)" if has_traceback and not args.verbose else ""
+        report("plugins", "FAIL", f"{exc}{hint}")
+        return None
+    names = pm_names(registry.pm) if registry.pm is not None else []
+    activities = sorted(f"{n}/{v}" for n, v in registry.activities)
+    workflows = sorted(f"{n}/{v}" for n, v in registry.workflows)
+    data = {"plugins": names, "activityTypes": activities, "workflowTypes": workflows}
+    if not names:
+        report("plugins", "warn", f"no swfd plugin loaded: {_why_no_plugin(settings)}; "
+               "the pools would poll but have nothing to run", **data)
+        return None
+
+    def listed(number: int, noun: str, items: list[str]) -> str:
+        return _count(number, noun) + (f" ({', '.join(items)})" if items else "")
+
+    report("plugins", "ok", f"{listed(len(names), 'plugin', names)}: "
+           f"{listed(len(activities), 'activity type', activities)}, "
+           f"{listed(len(workflows), 'workflow type', workflows)}", **data)
+    return registry
+
+
+def _why_no_plugin(settings: Any) -> str:
+    from swfd.plugins import ENTRY_POINT_GROUP, ENV_DISABLE_AUTOLOAD, _autoload_disabled
+
+    if settings.plugins is not None:
+        return "`plugins =` in [swfd] names none"
+    if _autoload_disabled():
+        return f"{ENV_DISABLE_AUTOLOAD} is set and [swfd] has no `plugins =` list"
+    return (f"none is installed in this Python (no entry point in group "
+            f"{ENTRY_POINT_GROUP!r}; see the README's \"Write a plugin\")")
+
+
+def _check_pools(settings: Any, registry: Any, report: Callable[..., None]) -> None:
+    problems = pool_coverage(settings, registry)
+    for problem in problems:
+        report("pools", "warn", **problem)
+    if not problems:
+        report("pools", "ok", f"{_count(len(settings.pools), 'pool')}, each polling a task "
+               "list with types on it; every type's task list has a pool")
+
+
+def _check_endpoint(settings: Any, report: Callable[..., None]) -> None:
+    from swfd.swf.client import client_for
+    from swfd.swf.models import Domain, swf_call
+    from swfd.swf.retry import error_code
+
+    label = _endpoint_label(settings)
+    if settings.is_embedded:
+        problem = _embedded_unreachable(settings)
+        if problem:
+            # Not a config error: the daemon starts its embedded endpoint itself.
+            report("endpoint", "skip", problem + " (the daemon starts it; nothing more to "
+                   "check until then)", url=label)
+            return
+    try:
+        response = swf_call(client_for(settings), "DescribeDomain", name=settings.domain)
+    except ClientError as exc:
+        if error_code(exc) != "UnknownResourceFault":
+            report("endpoint", "FAIL", remote_error(exc, label), url=label)
+        elif settings.register:
             report("endpoint", "ok", f"{label} answers; domain {settings.domain!r} is not "
-                   "registered yet (the daemon registers it at start)")
+                   "registered yet (the daemon registers it at start)", url=label,
+                   domainStatus=None)
         else:
             report("endpoint", "FAIL", f"{label} answers, but domain {settings.domain!r} does "
-                   "not exist and register = no (run `swfd register`)")
-        return
-    except ClientError as exc:
-        error = exc.response.get("Error", {})
-        report("endpoint", "FAIL", f"{label}: {error.get('Code')}: {error.get('Message')}")
+                   "not exist and register = no (run `swfd register`)", url=label,
+                   domainStatus=None)
         return
     except BotoCoreError as exc:
-        report("endpoint", "FAIL", f"cannot reach SWF at {label}: {exc}")
+        report("endpoint", "FAIL", boto_error(exc, label), url=label)
         return
+    if not isinstance(response.get("domainInfo"), dict):
+        status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        report("endpoint", "FAIL", f"{label} answered HTTP {status}, but not as SWF does "
+               "(no domainInfo): is it an SWF endpoint?", url=label)
+        return
+    domain = Domain.from_description(response)
     report("endpoint", "ok", f"{label} answers; domain {domain.name!r} is {domain.status} "
-           f"(retention {domain.retention_period} days)")
+           f"(retention {_count(domain.retention_period, 'day')})", url=label,
+           domainStatus=domain.status)
 
 
 def cmd_register(settings: Any, args: argparse.Namespace) -> int:
@@ -377,8 +551,8 @@ def cmd_register(settings: Any, args: argparse.Namespace) -> int:
         _print_json({"domain": settings.domain, "activityTypes": activities,
                      "workflowTypes": workflows, "differences": differences})
         return EXIT_OK
-    print(f"domain {settings.domain}: {len(activities)} activity types, "
-          f"{len(workflows)} workflow types registered")
+    print(f"domain {settings.domain}: {_count(len(activities), 'activity type')}, "
+          f"{_count(len(workflows), 'workflow type')} registered")
     for line in differences:
         print(f"differs: {line}")
     return EXIT_OK
@@ -397,20 +571,51 @@ def _resolve_version(settings: Any, client: Any, name: str) -> str:
     if len(versions) > 1:
         raise CommandError(
             f"workflow type {name!r} has several registered versions ({', '.join(versions)}): "
-            "pass --version",
+            "pass --type-version",
             EXIT_USAGE,
         )
     return versions[0]
 
 
+def _check_input(settings: Any, name: str, version: str, data: str) -> None:
+    """Refuse an input the workflow's deciders could not decode, before it is started.
+
+    The codec comes from the loaded plugins' definition of the type; a type no
+    loaded plugin defines is not checked (its deciders may run elsewhere).
+    """
+    from swfd.codecs import decode
+    from swfd.errors import CodecError
+
+    try:
+        registry = _load_registry(settings)
+    except CommandError as exc:
+        _fail("start", f"--input not checked against the type's codec: {exc}")
+        return
+    definition = registry.workflow(name, version)
+    if definition is None:
+        return
+    try:
+        decode(definition.codec, data, f"--input of workflow type {name}/{version}")
+    except CodecError as exc:
+        raise CommandError(
+            f"{exc}; the type's deciders decode it with JSON, so give JSON (a string "
+            f"is quoted: --input {shlex.quote(json.dumps(data))})",
+            EXIT_USAGE,
+        ) from None
+
+
 def cmd_start(settings: Any, args: argparse.Namespace) -> int:
-    """Start an execution; with --wait, wait for it to close and print its history."""
-    from swfd.swf.executions import start_workflow_execution, wait_until_closed
+    """Start an execution; with --wait, follow it until it closes and print its history."""
+    from swfd.swf.executions import start_workflow_execution
 
     if len(args.tag) > 5:
         raise CommandError(f"at most 5 --tag values, got {len(args.tag)}", EXIT_USAGE)
+    if args.fail_on_decider_error and not args.wait:
+        raise CommandError("--fail-on-decider-error works with --wait", EXIT_USAGE)
     client = _client(settings)
     version = args.type_version or _resolve_version(settings, client, args.type)
+    if args.input:
+        _check_input(settings, args.type, version, args.input)
     execution = start_workflow_execution(
         client,
         settings.domain,
@@ -441,8 +646,25 @@ def cmd_start(settings: Any, args: argparse.Namespace) -> int:
     if not args.json:
         print(f"started {args.type}/{version} workflow id {execution.workflow_id} "
               f"run {execution.run_id}; waiting up to {args.timeout:g} s", flush=True)
-    closed = wait_until_closed(execution, args.timeout)
-    if closed is None:
+    decider_errors: list[dict[str, Any]] = []
+    close_status = None
+    for event in follow_history(client, settings.domain, started, args.timeout):
+        close_status = CLOSE_STATUS_OF.get(event["eventType"], close_status)
+        marker = decider_error(event)
+        if marker is None:
+            continue
+        decider_errors.append(marker)
+        _fail("start", f"decider error (attempt {marker['attempt']}, event "
+                       f"{marker['eventId']}): {one_line(marker['error'], 500)}")
+        if args.fail_on_decider_error:
+            if args.json:
+                _print_json({**started, "executionStatus": "OPEN",
+                             "deciderErrors": decider_errors})
+            _fail("start", f"workflow id {execution.workflow_id} run {execution.run_id} "
+                           "recorded a decider error; not waiting for it to close "
+                           "(--fail-on-decider-error)")
+            return EXIT_ERROR
+    if close_status is None:
         raise CommandError(
             f"workflow id {execution.workflow_id} run {execution.run_id} is still open "
             f"after {args.timeout:g} s"
@@ -450,12 +672,80 @@ def cmd_start(settings: Any, args: argparse.Namespace) -> int:
     events = execution.history()
     result = _close_attributes(events)
     if args.json:
-        _print_json({**started, "closeStatus": closed.close_status, **result, "events": events})
+        _print_json({**started, "closeStatus": close_status, **result,
+                     "deciderErrors": decider_errors, "events": events})
     else:
         print(history_table(events))
-        print(" ".join([f"closed: {closed.close_status}"]
+        print(" ".join([f"closed: {close_status}"]
                        + [f"{key}={_short(value, 200)}" for key, value in result.items()]))
-    return EXIT_OK if closed.close_status == "COMPLETED" else EXIT_ERROR
+    return EXIT_OK if close_status == "COMPLETED" else EXIT_ERROR
+
+
+#: The event that closes an execution, and the close status it means.
+CLOSE_STATUS_OF = {
+    "WorkflowExecutionCompleted": "COMPLETED",
+    "WorkflowExecutionFailed": "FAILED",
+    "WorkflowExecutionCanceled": "CANCELED",
+    "WorkflowExecutionTerminated": "TERMINATED",
+    "WorkflowExecutionTimedOut": "TIMED_OUT",
+    "WorkflowExecutionContinuedAsNew": "CONTINUED_AS_NEW",
+}
+
+
+def follow_history(client: Any, domain: str, execution: dict, timeout: float, *,
+                   clock: Callable[[], float] = time.monotonic,
+                   sleep: Callable[[float], None] = time.sleep) -> Iterator[dict]:
+    """Yield an execution's events as they are recorded, until the one that closes it
+    or until ``timeout`` seconds have passed. Only the newest events are fetched
+    (newest first, stopping at the last one seen)."""
+    from swfd.swf.models import swf_call
+
+    deadline = clock() + timeout
+    ids = {"workflowId": execution["workflowId"], "runId": execution["runId"]}
+    last_seen = 0
+    interval = 0.1
+    while True:
+        fresh: list[dict] = []
+        token = None
+        while True:
+            page = swf_call(client, "GetWorkflowExecutionHistory", domain=domain,
+                            execution=ids, reverseOrder=True, maximumPageSize=100,
+                            nextPageToken=token)
+            events = page.get("events", [])
+            newer = [e for e in events if e["eventId"] > last_seen]
+            fresh.extend(newer)
+            token = page.get("nextPageToken")
+            if not token or len(newer) < len(events):
+                break
+        for event in reversed(fresh):
+            last_seen = event["eventId"]
+            yield event
+            if event["eventType"] in CLOSE_STATUS_OF:
+                return
+        remaining = deadline - clock()
+        if remaining <= 0:
+            return
+        sleep(min(interval, remaining))
+        interval = min(interval * 1.5, 1.0)
+
+
+def decider_error(event: dict) -> dict[str, Any] | None:
+    """``{"eventId", "attempt", "error"}`` of a ``swfd:decider-error`` marker event, else None."""
+    from swfd.decider import ERROR_MARKER
+
+    if event.get("eventType") != "MarkerRecorded":
+        return None
+    attributes = event_attributes(event)
+    if attributes.get("markerName") != ERROR_MARKER:
+        return None
+    try:
+        details = json.loads(attributes.get("details") or "{}")
+    except ValueError:
+        details = None
+    if not isinstance(details, dict):
+        details = {"error": attributes.get("details") or ""}
+    return {"eventId": event["eventId"], "attempt": details.get("attempt"),
+            "error": str(details.get("error") or "")}
 
 
 def _close_attributes(events: list[dict]) -> dict:
@@ -470,7 +760,7 @@ def cmd_describe(settings: Any, args: argparse.Namespace) -> int:
     execution = _execution(settings, _client(settings), args)
     response = execution.describe()
     if args.json:
-        _print_json(response)
+        _print_json(response)  # without ResponseMetadata
         return EXIT_OK
     info = response["executionInfo"]
     config = response.get("executionConfiguration", {})
@@ -545,28 +835,31 @@ def cmd_list(settings: Any, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _acted(args: argparse.Namespace, verb: str, execution: Any) -> int:
+def _acted(args: argparse.Namespace, execution: Any, action: str, text: str,
+           **data: Any) -> int:
+    """Report a done action: ``text`` for people, ids and the action's name for scripts."""
     if args.json:
         _print_json({"workflowId": execution.workflow_id, "runId": execution.run_id,
-                     "action": verb})
+                     "action": action, **data})
     else:
-        print(f"{verb} workflow id {execution.workflow_id} run {execution.run_id}")
+        print(f"{text} workflow id {execution.workflow_id} run {execution.run_id}")
     return EXIT_OK
 
 
 def cmd_signal(settings: Any, args: argparse.Namespace) -> int:
     execution = _execution(settings, _client(settings), args)
     execution.signal(args.signal_name, input=args.input)
-    return _acted(args, f"sent signal {args.signal_name!r} to", execution)
+    return _acted(args, execution, "signal", f"sent signal {args.signal_name!r} to",
+                  signalName=args.signal_name)
 
 
 def cmd_cancel(settings: Any, args: argparse.Namespace) -> int:
     execution = _execution(settings, _client(settings), args)
     execution.request_cancel()
-    return _acted(args, "requested cancellation of", execution)
+    return _acted(args, execution, "cancel", "requested cancellation of")
 
 
 def cmd_terminate(settings: Any, args: argparse.Namespace) -> int:
     execution = _execution(settings, _client(settings), args)
     execution.terminate(reason=args.reason)
-    return _acted(args, "terminated", execution)
+    return _acted(args, execution, "terminate", "terminated", reason=args.reason)

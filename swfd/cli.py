@@ -1,8 +1,9 @@
 """The ``swfd`` command line.
 
-``swfd --config FILE`` runs the daemon; ``swfd --config FILE <command>`` runs an
-admin command against the configured domain; ``swfd local ...`` runs the local
-SWF endpoint on its own.
+``swfd --config FILE`` runs the daemon; ``swfd --config FILE <command>`` (or
+``swfd <command> --config FILE``) runs an admin command against the configured
+domain; ``swfd local ...`` runs the local SWF endpoint on its own; ``swfd`` alone
+prints the usage with the command list (exit 2).
 
 Exit codes: 0 success, 2 usage or configuration error, 1 any other error.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from swfd.process import EXIT_ERROR, EXIT_NO_DAEMON, EXIT_OK, EXIT_USAGE
+from swfd.process import EXIT_USAGE
 
 
 class _Parser(argparse.ArgumentParser):
@@ -24,16 +25,22 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from swfd import __version__, admin
+    from swfd import __version__, admin, daemonctl
 
     parser = _Parser(
         prog="swfd",
-        description="Run Amazon SWF deciders and activity workers from plugins.",
+        usage="swfd --config FILE [COMMAND ...]\n       swfd COMMAND --config FILE ...\n"
+        "       swfd local [OPTIONS]\n       swfd --version",
+        description="Run Amazon SWF deciders and activity workers from plugins. "
+        "`swfd --config FILE` runs the daemon; `swfd --config FILE COMMAND` (or "
+        "`swfd COMMAND --config FILE`) runs an admin command against its domain; "
+        "`swfd COMMAND --help` describes one.",
         epilog="Exit codes: 0 success, 2 usage or configuration error, 1 any other error.",
     )
     parser.add_argument("--config", "-c", metavar="FILE", help="the INI configuration file")
     parser.add_argument("--version", action="version", version=f"swfd {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser,
+                                title="commands", prog="swfd")
     local = sub.add_parser(
         "local",
         help="run the local SWF endpoint on its own (no AWS account needed)",
@@ -41,58 +48,43 @@ def build_parser() -> argparse.ArgumentParser:
     )
     local.add_argument("local_args", nargs=argparse.REMAINDER)
     admin.add_commands(sub)
-    reload = sub.add_parser(
-        "reload", help="reload the running daemon's config and plugin code (as SIGHUP does)",
-        description="Ask the running swfd (through its control socket) to start a new "
-        "generation from the config file and the plugin code installed now; the old one "
-        "drains once the new one polls. Exit 0 when it serves, 1 when the new generation "
-        "failed (the old one keeps serving), 3 when no daemon answers.",
-    )
-    reload.add_argument("--wait", action="store_true",
-                        help="wait until the new generation serves or has failed")
-    reload.add_argument("--timeout", type=float, metavar="S",
-                        help="with --wait: give up after S seconds (default: graceful_timeout "
-                        "+ 60)")
-    reload.set_defaults(handler=cmd_reload)
+    daemonctl.add_commands(sub)
+    for name, command in sub.choices.items():
+        if name != "local":
+            # After the command too; SUPPRESS keeps a --config given before it.
+            command.add_argument("--config", "-c", metavar="FILE", default=argparse.SUPPRESS,
+                                 help="the INI configuration file (before or after COMMAND)")
     return parser
 
 
-def cmd_reload(settings, args) -> int:
-    """``swfd --config F reload [--wait]``: usable as systemd's ExecReload."""
-    from swfd.control import ControlError, request
-
-    if not settings.control_socket:
-        print(f"swfd: {settings.path}: no pidfile or control_socket in [swfd]: there is no "
-              "control socket to reach the daemon; send it SIGHUP instead", file=sys.stderr)
-        return EXIT_USAGE
-    timeout = args.timeout or (max(30.0, settings.graceful_timeout) + 60.0)
-    try:
-        reply = request(settings.control_socket, "reload", timeout if args.wait else 10.0,
-                        wait=args.wait)
-    except ControlError as exc:
-        print(f"swfd: {exc}", file=sys.stderr)
-        return EXIT_NO_DAEMON
-    if not reply.get("ok"):
-        print(f"swfd: reload failed: {reply.get('error')}", file=sys.stderr)
-        return EXIT_ERROR
-    if args.wait:
-        print(f"swfd: reloaded: generation {reply.get('generation')} serves")
-    else:
-        print(f"swfd: reload started (generation {reply.get('generation')})")
-    return EXIT_OK
+def _without_leading_config(argv: list[str]) -> list[str]:
+    """``argv`` past any ``--config FILE`` / ``-c FILE`` / ``--config=FILE`` before the command."""
+    while argv:
+        if argv[0] in ("--config", "-c") and len(argv) > 1:
+            argv = argv[2:]
+        elif argv[0].startswith("--config=") or (argv[0].startswith("-c") and len(argv[0]) > 2):
+            argv = argv[1:]
+        else:
+            break
+    return argv
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["local"]:
+    rest = _without_leading_config(argv)
+    if rest[:1] == ["local"]:  # the endpoint parses its own options and reads no config
         from swfd.local.server import main_local
 
-        return main_local(argv[1:])
+        return main_local(rest[1:])
 
     parser = build_parser()
+    if not argv:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
     args = parser.parse_args(argv)
     if not args.config:
-        parser.error("--config FILE is required")
+        where = f"swfd {args.command} --config FILE" if args.command else "swfd --config FILE"
+        parser.error(f"--config FILE is required ({where}); `swfd --help` lists the commands")
 
     from swfd.config import ConfigError, load
 

@@ -22,6 +22,11 @@ Choices worth knowing:
   long poll can return and its task be answered.
 - With the embedded endpoint, ``register`` is always on: the endpoint starts
   with no domain or types.
+- ``[embedded]`` binds loopback; another address needs ``allow_remote = yes``,
+  which needs ``keys_file``: a file (mode 0600) of ``ACCESS_KEY_ID SECRET``
+  lines the endpoint verifies SigV4 signatures against. Secrets never go in the
+  INI file itself. ``aws_faithful = yes`` lets the endpoint hand a task to a poll
+  whose client has gone, as AWS does.
 - ``plugins`` absent loads every installed swfd plugin (``Settings.plugins`` is
   None); ``plugins =`` with no names loads none (an empty tuple).
 - A daemon with no ``[decider:NAME]`` or ``[worker:NAME]`` section would do
@@ -79,6 +84,13 @@ class EmbeddedSettings:
     port: int = 8799
     database: str = "local.sqlite3"
     poll_timeout: float = AWS_POLL_TIMEOUT
+    # A non-loopback ``host`` is refused unless allow_remote, which needs keys_file.
+    allow_remote: bool = False
+    # Hand tasks to polls whose client has gone, as AWS does (no connection watch).
+    aws_faithful: bool = False
+    # Key pairs the endpoint verifies SigV4 signatures against: 'ID SECRET' lines in a
+    # file of mode 0600 -- the secrets themselves never go in this INI file.
+    keys_file: str | None = None
 
 
 @dataclass(frozen=True)
@@ -89,7 +101,13 @@ class PoolSettings:
     name: str
     task_list: str
     processes: int = 1
+    # ``processes = low..high``: the pool autoscales from its backlog (processes = low).
+    processes_max: int | None = None
+    scale_interval: float = 10.0
+    scale_down_delay: float = 60.0
     heartbeat_interval: float = 30.0
+    heartbeat_min_gap: float = 1.0
+    respond_timeout: float = 300.0
     max_tasks_per_child: int | None = None
     max_memory_per_child: int | None = None
     decider_max_attempts: int | None = None
@@ -117,6 +135,8 @@ class Settings:
     pools: tuple[PoolSettings, ...]
     min_uptime: float = 10.0
     control_socket: str | None = None
+    proctitle_tasks: bool = False
+    metrics: str | None = None
 
     @property
     def is_embedded(self) -> bool:
@@ -270,10 +290,17 @@ def _port(value: str) -> int:
     try:
         number = int(value, 10)
     except ValueError:
-        number = 0
-    if not 1 <= number <= 65535:
-        raise _Invalid("a TCP port number from 1 to 65535")
+        number = -1
+    if not 0 <= number <= 65535:
+        raise _Invalid("a TCP port number from 1 to 65535, or 0 for any free port")
     return number
+
+
+def _listen_address(value: str) -> str:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host.strip("[]") or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise _Invalid("HOST:PORT, e.g. 127.0.0.1:9464 (port 0: any free port)")
+    return value
 
 
 def _host(value: str) -> str:
@@ -305,11 +332,20 @@ def _path(value: str) -> str:
     return value
 
 
-def _processes(value: str) -> int:
-    number = _positive_int(value)
-    if number > 1024:
-        raise _Invalid("a positive integer, at most 1024")
-    return number
+def _processes(value: str) -> int | tuple[int, int]:
+    """``4``: a fixed pool; ``2..16``: autoscaled between the bounds from the backlog."""
+    low, sep, high = value.partition("..")
+    try:
+        bounds = [_positive_int(low.strip())] + ([_positive_int(high.strip())] if sep else [])
+    except _Invalid:
+        raise _Invalid("a positive integer, at most 1024, or a range such as 2..16") from None
+    if max(bounds) > 1024:
+        raise _Invalid("a positive integer, at most 1024, or a range such as 2..16")
+    if not sep:
+        return bounds[0]
+    if bounds[0] > bounds[1]:
+        raise _Invalid("a range low..high with low <= high, e.g. 2..16")
+    return bounds[0], bounds[1]
 
 
 @dataclass(frozen=True)
@@ -331,6 +367,8 @@ _SWFD_KEYS: dict[str, _Key] = {
     "register": _Key(_boolean),
     "retention_days": _Key(_retention),
     "min_uptime": _Key(_seconds),
+    "proctitle_tasks": _Key(_boolean),
+    "metrics": _Key(_listen_address),
     "control_socket": _Key(_path),
 }
 _EMBEDDED_KEYS: dict[str, _Key] = {
@@ -338,17 +376,27 @@ _EMBEDDED_KEYS: dict[str, _Key] = {
     "port": _Key(_port),
     "database": _Key(_path),
     "poll_timeout": _Key(_poll_timeout),
+    "allow_remote": _Key(_boolean),
+    "aws_faithful": _Key(_boolean),
+    "keys_file": _Key(_path),
 }
 _DECIDER_KEYS: dict[str, _Key] = {
     "task_list": _Key(_swf_name, required=True),
     "processes": _Key(_processes),
+    "scale_interval": _Key(_seconds),
+    "scale_down_delay": _Key(_seconds),
     "decider_max_attempts": _Key(_positive_int),
+    "respond_timeout": _Key(_seconds),
     "give_up_after": _Key(_positive_int),
 }
 _WORKER_KEYS: dict[str, _Key] = {
     "task_list": _Key(_swf_name, required=True),
     "processes": _Key(_processes),
+    "scale_interval": _Key(_seconds),
+    "scale_down_delay": _Key(_seconds),
     "heartbeat_interval": _Key(_seconds),
+    "heartbeat_min_gap": _Key(_seconds),
+    "respond_timeout": _Key(_seconds),
     "max_tasks_per_child": _Key(_positive_int),
     "max_memory_per_child": _Key(_size),
     "give_up_after": _Key(_positive_int),
@@ -374,6 +422,7 @@ class _Section:
         self.keys = keys
         self.present = loader.parser.has_section(name)
         self.raw = dict(loader.parser[name]) if self.present else {}
+        self.invalid: set[str] = set()  # keys whose value was rejected (already reported)
         for key in self.raw:
             if key not in keys:
                 self.loader.problem(f"[{name}] {key}: unknown key{self._suggest(key)}")
@@ -406,6 +455,7 @@ class _Section:
             if "#" in value or ";" in value:
                 hint = " (comments must stand on their own lines, not after a value)"
             self.loader.problem(f"[{self.name}] {key} = {value!r}: expected {exc}{hint}")
+            self.invalid.add(key)
             return default
 
 
@@ -538,15 +588,22 @@ def load(path: str) -> Settings:
         port=embedded_section.get("port", defaults.port),  # type: ignore[arg-type]
         database=_resolve(base_dir, embedded_section.get("database", defaults.database)),  # type: ignore[arg-type]
         poll_timeout=embedded_section.get("poll_timeout", defaults.poll_timeout),  # type: ignore[arg-type]
+        allow_remote=bool(embedded_section.get("allow_remote", False)),
+        aws_faithful=bool(embedded_section.get("aws_faithful", False)),
+        keys_file=_resolve(base_dir, embedded_section.get("keys_file")),  # type: ignore[arg-type]
     )
+    _check_exposure(loader, embedded)
     endpoint_url = swfd.get("endpoint_url")
     is_embedded = endpoint_url == "embedded"
     poll_timeout = embedded.poll_timeout if is_embedded else AWS_POLL_TIMEOUT
 
     graceful_timeout = swfd.get("graceful_timeout")
+    # A bad endpoint_url or poll_timeout is reported once, not again through this check.
+    inputs_valid = "endpoint_url" not in swfd.invalid and not (
+        is_embedded and "poll_timeout" in embedded_section.invalid)
     if graceful_timeout is None:
         graceful_timeout = max(120.0, poll_timeout + DRAIN_MARGIN)
-    elif graceful_timeout < poll_timeout + DRAIN_MARGIN:  # type: ignore[operator]
+    elif inputs_valid and graceful_timeout < poll_timeout + DRAIN_MARGIN:  # type: ignore[operator]
         where = "[embedded] poll_timeout" if is_embedded else "SWF's long poll on AWS"
         loader.problem(
             f"[swfd] graceful_timeout = {swfd.raw['graceful_timeout']!r}: expected at least "
@@ -564,8 +621,13 @@ def load(path: str) -> Settings:
             kind=kind,
             name=name,
             task_list=values["task_list"] or "",  # type: ignore[arg-type]
-            processes=values["processes"] or 1,  # type: ignore[arg-type]
+            processes=_low(values["processes"]),
+            processes_max=_high(values["processes"]),
+            scale_interval=values.get("scale_interval") or 10.0,  # type: ignore[arg-type]
+            scale_down_delay=values.get("scale_down_delay") or 60.0,  # type: ignore[arg-type]
             heartbeat_interval=values.get("heartbeat_interval") or 30.0,  # type: ignore[arg-type]
+            heartbeat_min_gap=_or(values.get("heartbeat_min_gap"), 1.0),  # type: ignore[arg-type]
+            respond_timeout=_or(values.get("respond_timeout"), 300.0),  # type: ignore[arg-type]
             max_tasks_per_child=values.get("max_tasks_per_child"),  # type: ignore[arg-type]
             max_memory_per_child=values.get("max_memory_per_child"),  # type: ignore[arg-type]
             decider_max_attempts=values.get("decider_max_attempts"),  # type: ignore[arg-type]
@@ -602,10 +664,44 @@ def load(path: str) -> Settings:
         pools=tuple(pools),
         min_uptime=swfd.get("min_uptime", 10.0),  # type: ignore[arg-type]
         control_socket=control_socket,
+        proctitle_tasks=bool(swfd.get("proctitle_tasks", False)),
+        metrics=swfd.get("metrics"),  # type: ignore[arg-type]
     )
     if loader.problems:
         raise ConfigError(loader.problems)
     return settings
+
+
+def _low(processes: object) -> int:
+    if isinstance(processes, tuple):
+        return processes[0]
+    return processes or 1  # type: ignore[return-value]
+
+
+def _high(processes: object) -> int | None:
+    return processes[1] if isinstance(processes, tuple) else None
+
+
+def _or(value: object, default: object) -> object:
+    """``value`` unless it was left out (0 is a value)."""
+    return default if value is None else value
+
+
+def _check_exposure(loader: _Loader, embedded: EmbeddedSettings) -> None:
+    """[embedded]: allow_remote needs keys, and the keys file must be usable. (A host
+    other machines can reach without allow_remote is refused by the endpoint when it
+    starts, which resolves host names too: the daemon then exits 2 naming it.)"""
+    if embedded.keys_file:
+        from swfd.local.auth import KeysError, load_keys
+
+        try:
+            load_keys(keys_file=embedded.keys_file, environ={})
+        except KeysError as exc:
+            loader.problem(f"[embedded] keys_file = {embedded.keys_file!r}: {exc}")
+    if embedded.allow_remote and not embedded.keys_file:
+        loader.problem(
+            "[embedded] allow_remote = yes: expected keys_file too; a remote endpoint that "
+            "accepts any credentials is refused")
 
 
 def _check_identity_length(loader: _Loader, raw: str, template: str,

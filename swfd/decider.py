@@ -31,10 +31,11 @@ import time
 import traceback
 from typing import Any
 
-from swfd import codecs, logs
+from swfd import codecs, logs, metrics
 from swfd.codecs import sendable, swf_length, truncate
+from swfd.errors import CodecError
 from swfd.polling import PollingChild
-from swfd.registry import WorkflowDef
+from swfd.registry import WorkflowDef, seconds_or_none
 from swfd.swf.retry import call, error_code, without_values
 
 log = logging.getLogger(__name__)
@@ -44,9 +45,9 @@ MARKER_PREFIX = "swfd:"
 TIMER_PREFIX = "swfd-"
 RETRY_TIMER = TIMER_PREFIX + "retry-{n}"
 MAX_BACKOFF = 300
+MIN_RESPOND_RETRY = 5.0  # an answer is retried at least this long, even at the timeout's edge
 MAX_REASON = 256
 MAX_DETAILS = 32768
-RESPOND_DEADLINE = 120.0
 
 _TIMER_EVENTS = frozenset(
     {"TimerStarted", "TimerFired", "TimerCanceled", "StartTimerFailed", "CancelTimerFailed"}
@@ -103,10 +104,12 @@ class DecisionTask:
         self.started_event_id: int = response.get("startedEventId", 0)
         self.previous_started_event_id: int = response.get("previousStartedEventId", 0)
         self.definition = definition
+        self.received = time.monotonic()
         self.raw_events = events
         self.events = [e for e in events if not is_swfd_event(e)]
         self.errors_in_a_row, self.errors_total, self.open_retry_timers = _error_state(events)
         self.attempt = self.errors_in_a_row + 1
+        self.input_undecodable = False
 
     @functools.cached_property
     def history(self) -> Any:
@@ -120,6 +123,13 @@ class DecisionTask:
 
     @property
     def input(self) -> Any:
+        try:
+            return self._decode_input()
+        except CodecError:
+            self.input_undecodable = True
+            raise
+
+    def _decode_input(self) -> Any:
         started = next((e for e in self.raw_events
                         if e["eventType"] == "WorkflowExecutionStarted"), None)
         raw = _attrs(started).get("input") if started else None
@@ -183,8 +193,8 @@ class DecisionPoller(PollingChild):
         """One decision task with every page of its history, or None for an empty poll."""
         params = {"domain": self.settings.domain, "taskList": {"name": self.pool.task_list},
                   "identity": self.identity}
-        response = call(self.client, "PollForDecisionTask",
-                        stop=lambda: self.lifecycle.draining, **params)
+        response = call(self.client, "PollForDecisionTask", max_attempts=1, quiet=True,
+                        **params)
         if not response or not response.get("taskToken"):
             return None
         events = list(response.get("events", []))
@@ -207,33 +217,70 @@ class DecisionPoller(PollingChild):
         definition = self.registry.workflow(kind["name"], kind["version"])
         task = DecisionTask(response, events, definition)
         extra = task.log_context
+        self.observe_schedule_to_start(task)
         if definition is None:
             log.error("no plugin registered workflow type %s %s: decision task not answered "
                       "(it will time out and go to a decider that knows it); this decider "
                       "has %s", kind["name"], kind["version"], self.registry.describe(),
                       extra=extra)
+            self.count(task, "not_answered")
             return
+        self.show_task(f"{kind['name']}/{kind['version']}", extra)
         try:
             decisions = self.decide(task, definition)
         except Exception as exc:  # noqa: BLE001 - decision errors become marker + retry timer
+            self.note_error(exc, extra)
+            metrics.decider_error(self.pool.section, kind["name"], kind["version"])
             self.answer_error(task, exc, traceback.format_exc())
+            self.count(task, "failed")
             return
         try:
             call(self.client, "RespondDecisionTaskCompleted",
-                 deadline=time.monotonic() + RESPOND_DEADLINE, log_context=task.log_context,
+                 deadline=time.monotonic() + self.respond_retry_time(task),
+                 log_context=task.log_context,
                  taskToken=task.task_token, decisions=decisions)
         except Exception as exc:  # noqa: BLE001 - logged; a refused batch is a decision error
             if error_code(exc) in _REFUSED_DECISIONS:
                 # SWF's message quotes the refused values (payloads): the log gets it
                 # without them; the marker, in the history with the payloads, gets it whole.
+                metrics.decider_error(self.pool.section, kind["name"], kind["version"])
                 self.answer_error(task, DecisionsRefused(without_values(str(exc))),
                                   f"SWF refused the decisions: {exc}")
+                self.count(task, "failed")
             else:
+                self.count(task, "timed_out_on_answer" if error_code(exc) ==
+                           "UnknownResourceFault" else "answer_failed")
                 log.error("RespondDecisionTaskCompleted failed (%s: %s); the decision task "
-                          "will time out", error_code(exc), exc, extra=extra)
+                          "will time out", error_code(exc), without_values(str(exc)),
+                          extra=extra)
             return
         log.info("workflow %s %s: %d decision(s)", kind["name"], kind["version"],
                  len(decisions), extra=extra)
+        self.count(task, "completed")
+
+    def count(self, task: DecisionTask, outcome: str) -> None:
+        kind = task.workflow_type
+        metrics.task(self.pool.section, "decider", kind.get("name", ""),
+                     kind.get("version", ""), outcome, time.monotonic() - task.received)
+
+    def observe_schedule_to_start(self, task: DecisionTask) -> None:
+        """From DecisionTaskScheduled to now: the activity polls carry no such time."""
+        if not metrics.enabled():
+            return
+        scheduled = [e for e in task.raw_events if e["eventType"] == "DecisionTaskScheduled"
+                     and e["eventId"] < (task.started_event_id or 1 << 62)]
+        stamp = scheduled[-1].get("eventTimestamp") if scheduled else None
+        if hasattr(stamp, "timestamp"):
+            metrics.schedule_to_start(self.pool.section, time.time() - stamp.timestamp())
+
+    def respond_retry_time(self, task: DecisionTask) -> float:
+        """How long the answer is retried: until the workflow's declared decision task
+        timeout would close the task anyway, or the pool's ``respond_timeout``."""
+        declared = seconds_or_none(task.definition.task_start_to_close_timeout) if (
+            task.definition) else None
+        if declared is None:
+            return self.pool.respond_timeout
+        return max(MIN_RESPOND_RETRY, declared - (time.monotonic() - task.received))
 
     def decide(self, task: DecisionTask, definition: WorkflowDef) -> list[dict[str, Any]]:
         """Run the handler and turn what it returns into the ``decisions=`` list."""
@@ -264,10 +311,18 @@ class DecisionPoller(PollingChild):
         return cancels + data
 
     def answer_error(self, task: DecisionTask, exc: BaseException, details: str) -> None:
-        """Record the failure as a marker and retry after a backoff timer (or fail the run)."""
+        """Record the failure as a marker and retry after a backoff timer (or fail the run).
+
+        An execution input that cannot be decoded will not decode on a retry: the marker
+        is recorded and no timer started, so the execution waits for a new event (a
+        signal, say) instead of looping; ``decider_max_attempts`` fails it instead.
+        The log names the exception's type only: its message may quote a payload,
+        and the whole of it is in the marker, in the history, beside the payloads.
+        """
         extra = task.log_context
         attempt = task.attempt
         error = f"{type(exc).__name__}: {exc}"
+        shown = str(exc) if isinstance(exc, DecisionsRefused) else type(exc).__name__
         limit = self.pool.decider_max_attempts
         give_up = limit is not None and attempt >= limit
         marker = _error_marker(attempt, error, details)
@@ -277,7 +332,7 @@ class DecisionPoller(PollingChild):
         }]
         if give_up:
             log.error("decision logic failed (attempt %d of %d): %s; failing the workflow",
-                      attempt, limit, error, extra=extra)
+                      attempt, limit, shown, extra=extra)
             decisions.append({
                 "decisionType": "FailWorkflowExecution",
                 "failWorkflowExecutionDecisionAttributes": {
@@ -286,10 +341,15 @@ class DecisionPoller(PollingChild):
                     "details": truncate(sendable(details), MAX_DETAILS, keep="tail"),
                 },
             })
+        elif task.input_undecodable:
+            log.error("the execution's input cannot be decoded (%s, codec %r); recorded in a "
+                      "%s marker, not retried until a new event arrives", shown,
+                      task.definition.codec if task.definition else "raw", ERROR_MARKER,
+                      extra=extra)
         else:
             delay = backoff(attempt)
             log.error("decision logic failed (attempt %d): %s; retrying in %d s", attempt,
-                      error, delay, extra=extra, exc_info=exc)
+                      shown, delay, extra=extra)
             decisions.append({
                 "decisionType": "StartTimer",
                 "startTimerDecisionAttributes": {
@@ -299,9 +359,10 @@ class DecisionPoller(PollingChild):
             })
         try:
             call(self.client, "RespondDecisionTaskCompleted",
-                 deadline=time.monotonic() + RESPOND_DEADLINE, log_context=task.log_context,
+                 deadline=time.monotonic() + self.respond_retry_time(task),
+                 log_context=task.log_context,
                  taskToken=task.task_token, decisions=decisions)
         except Exception as respond_error:  # noqa: BLE001 - nothing more can be done here
             log.error("could not record the decision error (%s: %s); the decision task will "
-                      "time out and be retried", error_code(respond_error), respond_error,
-                      extra=extra)
+                      "time out and be retried", error_code(respond_error),
+                      without_values(str(respond_error)), extra=extra)

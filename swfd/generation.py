@@ -14,18 +14,21 @@ on a reload, the generation already serving is untouched.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
 import logging
 import os
 import sys
+import time
 from functools import partial
 from typing import Any
 
-from swfd import logs
+from swfd import logs, metrics
 from swfd.arbiter.arbiter import Arbiter, ChildSpec
 from swfd.arbiter.report import Reporter
 from swfd.arbiter.respawn import Timing
 from swfd.process import EXIT_ERROR, EXIT_USAGE, set_parent_death_signal
+from swfd.proctitle import set_title
 
 log = logging.getLogger("swfd.generation")
 
@@ -42,7 +45,8 @@ class StartupError(Exception):
 
 def build_arbiter(settings: Any, *, reporter: Reporter | None = None,
                   parent_lifeline: int | None = None, heartbeat: float | None = None,
-                  timing: Timing | None = None) -> Arbiter:
+                  timing: Timing | None = None, scoreboard: Any = None,
+                  number: int = 0) -> Arbiter:
     """Load and check everything, preload, freeze; return the arbiter ready to fork."""
     registry = load_registry(settings)
     check_pools(settings, registry)
@@ -55,9 +59,15 @@ def build_arbiter(settings: Any, *, reporter: Reporter | None = None,
             processes=pool.processes,
             kind=pool.kind,
             give_up_after=pool.give_up_after,
+            max_processes=pool.processes_max,
+            scale_down_delay=pool.scale_down_delay,
         )
         for pool in settings.pools
     ]
+    scaled = [pool for pool in settings.pools if pool.processes_max is not None]
+    scaler = None
+    if scaled:
+        scaler = ChildSpec("scaler", partial(scaler_main, settings, scaled), kind="scaler")
     registrar = None
     if settings.register:
         registrar = ChildSpec("registrar", partial(registrar_main, settings, registry),
@@ -65,10 +75,29 @@ def build_arbiter(settings: Any, *, reporter: Reporter | None = None,
     timing = timing or Timing(min_uptime=settings.min_uptime)
     arbiter = Arbiter(pools, graceful_timeout=settings.graceful_timeout, registrar=registrar,
                       reporter=reporter, parent_lifeline=parent_lifeline, heartbeat=heartbeat,
-                      timing=timing)
+                      timing=timing, scoreboard=scoreboard, scaler=scaler, name=f"g{number}")
     gc.collect()
     gc.freeze()
     return arbiter
+
+
+SCOREBOARD_HEADROOM = 64
+"""Records beyond the configured processes, for TTIN."""
+
+
+def open_scoreboard(state_dir: str | None, number: int, settings: Any) -> Any:
+    """This generation's scoreboard in the supervisor's state directory (None without one)."""
+    from swfd.scoreboard import Scoreboard
+
+    if not state_dir:
+        return None
+    slots = sum(pool.processes_max or pool.processes for pool in settings.pools)
+    slots += SCOREBOARD_HEADROOM
+    try:
+        return Scoreboard.create(os.path.join(state_dir, f"scoreboard-{number}"), slots)
+    except OSError as exc:
+        log.warning("no scoreboard for swfd status: %s", exc)
+        return None
 
 
 def load_registry(settings: Any) -> Any:
@@ -86,24 +115,11 @@ def load_registry(settings: Any) -> Any:
 
 def check_pools(settings: Any, registry: Any) -> None:
     """Warn about pools with nothing to run and types no pool serves (not errors:
-    another host may serve them)."""
-    served = {(p.kind, p.task_list) for p in settings.pools}
-    for pool in settings.pools:
-        defs = registry.activities if pool.kind == "worker" else registry.workflows
-        if not any(d.task_list == pool.task_list for d in defs.values()):
-            log.warning(
-                "[%s] polls task list %r, but no loaded plugin declares a %s type on it",
-                pool.section, pool.task_list,
-                "activity" if pool.kind == "worker" else "workflow",
-            )
-    for kind, defs in (("worker", registry.activities), ("decider", registry.workflows)):
-        for d in defs.values():
-            if (kind, d.task_list) not in served:
-                log.warning(
-                    "%s %s %s uses task list %r, which no [%s:...] pool of this host polls",
-                    "activity" if kind == "worker" else "workflow", d.name, d.version,
-                    d.task_list, kind,
-                )
+    another host may serve them); ``swfd check`` reports the same."""
+    from swfd.registry import pool_coverage
+
+    for problem in pool_coverage(settings, registry):
+        log.warning("%s", problem["detail"])
 
 
 def warn_short_graceful_timeout(settings: Any, registry: Any) -> None:
@@ -149,6 +165,7 @@ def registrar_main(settings: Any, registry: Any, **_fds: Any) -> int:
     from swfd.swf.registration import register_all
 
     set_parent_death_signal()
+    set_title("swfd registrar")
     logs.setup(settings.log_format, settings.log_level, pool="registrar")
     try:
         client = client_for(settings, max_pool_connections=1)
@@ -168,14 +185,59 @@ def registrar_main(settings: Any, registry: Any, **_fds: Any) -> int:
     return 0
 
 
+def scaler_main(settings: Any, pools: list[Any], *, lifeline_fd: int | None = None,
+                ready_fd: int | None = None, **_: Any) -> int:
+    """The one process that counts the backlog of the autoscaled pools (so children and
+    the generation make no such calls): every ``scale_interval`` it asks SWF
+    (CountPendingActivityTasks / CountPendingDecisionTasks; approximate and throttled
+    on AWS) and tells the generation ``backlog POOL N`` on the readiness pipe."""
+    from swfd.lifecycle import Lifecycle
+    from swfd.polling import PollOutage
+    from swfd.swf.client import client_for
+    from swfd.swf.retry import call
+
+    set_title("swfd scaler")
+    logs.setup(settings.log_format, settings.log_level, pool="scaler")
+    lifecycle = Lifecycle()
+    lifecycle.install_signal_handlers()
+    if lifeline_fd is not None:
+        lifecycle.watch_lifeline(lifeline_fd)
+    client = client_for(settings, max_pool_connections=1)
+    outages = {pool.section: PollOutage(f"Count pending tasks of {pool.section}",
+                                        pool.task_list) for pool in pools}
+    due = dict.fromkeys(outages, 0.0)
+    while not lifecycle.draining:
+        for pool in pools:
+            if time.monotonic() < due[pool.section]:
+                continue
+            due[pool.section] = time.monotonic() + pool.scale_interval
+            operation = ("CountPendingActivityTasks" if pool.kind == "worker"
+                         else "CountPendingDecisionTasks")
+            try:
+                count = call(client, operation, max_attempts=1, quiet=True,
+                             domain=settings.domain, taskList={"name": pool.task_list})["count"]
+            except Exception as exc:  # noqa: BLE001 - logged once per outage; sizes stay
+                outages[pool.section].failed(exc)
+                continue
+            outages[pool.section].recovered()
+            if ready_fd is not None:
+                try:
+                    os.write(ready_fd, f"backlog {pool.section} {int(count)}\n".encode())
+                except OSError:
+                    return 0  # the generation is gone
+        lifecycle.sleep(max(0.1, min(due.values()) - time.monotonic()))
+    return 0
+
+
 def pool_main(settings: Any, pool: Any, registry: Any, *, lifeline_fd: int | None = None,
-              ready_fd: int | None = None) -> int:
+              ready_fd: int | None = None, board: Any = None) -> int:
     """A worker or decider process, right after the fork."""
     if pool.kind == "worker":
         from swfd.worker import ActivityPoller as poller
     else:
         from swfd.decider import DecisionPoller as poller
-    return poller.main(settings, pool, registry, lifeline_fd=lifeline_fd, ready_fd=ready_fd)
+    return poller.main(settings, pool, registry, lifeline_fd=lifeline_fd, ready_fd=ready_fd,
+                       board=board)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -187,7 +249,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report-fd", type=int)
     parser.add_argument("--heartbeat", type=float)
     parser.add_argument("--endpoint-clients-fd", type=int)
+    parser.add_argument("--endpoint-port", type=int,
+                        help="the port the embedded endpoint bound ([embedded] port = 0)")
+    parser.add_argument("--state-dir", help="the supervisor's directory for the scoreboard")
     args = parser.parse_args(argv)
+    set_title(f"swfd generation {args.number}")
     for fd in (args.lifeline_fd, args.report_fd, args.endpoint_clients_fd):
         if fd is not None:  # inherited by forked children, never by what plugins exec
             os.set_inheritable(fd, False)
@@ -201,10 +267,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"swfd: configuration error: {exc}", file=sys.stderr)
         reporter.send("failed", reason=f"configuration error: {exc}", code=EXIT_USAGE)
         return EXIT_USAGE
+    if args.endpoint_port and settings.is_embedded:
+        settings = dataclasses.replace(settings, embedded=dataclasses.replace(
+            settings.embedded, port=args.endpoint_port))
     logs.setup(settings.log_format, settings.log_level, pool=f"generation-{args.number}")
+    metrics_dir = os.environ.get(metrics.ENV_DIR)
+    if metrics_dir and not metrics.enable(metrics_dir, f"g{args.number}-generation"):
+        log.warning("[swfd] metrics is set but prometheus_client is not installed: "
+                    "pip install 'swfd[metrics]'")
+    metrics.generation_started()
     try:
         arbiter = build_arbiter(settings, reporter=reporter, parent_lifeline=args.lifeline_fd,
-                                heartbeat=args.heartbeat)
+                                heartbeat=args.heartbeat, number=args.number,
+                                scoreboard=open_scoreboard(args.state_dir, args.number, settings))
     except StartupError as exc:
         log.error("%s", exc)
         reporter.send("failed", reason=str(exc), code=exc.exit_code)

@@ -7,17 +7,24 @@ load time, so a typo does not silently do nothing.
 
 Order of calls in the daemon:
 
-1. master, at start: every plugin is imported, then ``swfd_configure(settings)``,
-   then ``swfd_activities()`` and ``swfd_workflows()`` build the registry;
-   types are registered with SWF from it.
-2. master forks the pools; in each child, before its first poll:
+1. a generation, at start (and at every reload, in a fresh interpreter): every
+   plugin is imported, then ``swfd_configure(settings)``, then
+   ``swfd_activities()`` and ``swfd_workflows()`` build the registry; types are
+   registered with SWF from it. The supervisor above it imports no plugin.
+2. the generation forks the pools; in each child, before its first poll:
    ``swfd_worker_init(pool, kind)``.
 
 What the handlers you return receive (see ``swfd.worker.ActivityTask`` and
 ``swfd.decider.DecisionTask``):
 
 - an activity handler gets ``task.input`` (decoded per the codec),
-  ``task.heartbeat(details)`` (sent by swfd's heartbeat thread),
+  ``task.heartbeat(details)`` (returns at once; swfd's heartbeat thread sends it
+  promptly, coalescing calls made while one is in flight, at most once per the
+  pool's ``heartbeat_min_gap``, 1 s: a handler that heartbeats at least every
+  second keeps alive any heartbeat timeout of 3 s or more, even one a decider
+  set shorter than the type declares; a silent handler's task is kept alive
+  every ``min(heartbeat_interval, declared heartbeat_timeout / 3)``; details
+  are cut to SWF's 2,048 characters),
   ``task.cancel_requested`` (answer with ``raise swfd.Canceled(details)``),
   ``task.activity_id``, ``task.activity_type``, ``task.workflow_execution``,
   ``task.task_token``; its return value is the result (encoded per the codec);
@@ -28,7 +35,9 @@ What the handlers you return receive (see ``swfd.worker.ActivityTask`` and
   ``task.new_events``, ``task.raw_events``, ``task.input``,
   ``task.workflow_execution``, ``task.workflow_type``, ``task.attempt``; it
   returns ``swfd.Decisions``. An exception is recorded as a
-  ``swfd:decider-error`` marker and the call is retried after a backoff timer.
+  ``swfd:decider-error`` marker and the call is retried after a backoff timer;
+  an execution input the codec cannot decode is recorded once and not retried
+  until a new event (a signal) arrives (``decider_max_attempts`` fails it).
 """
 
 from __future__ import annotations

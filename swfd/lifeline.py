@@ -28,13 +28,20 @@ class Lifeline:
     def __init__(self) -> None:
         self.read_fd, self.write_fd = os.pipe()
 
+    def parent_side(self) -> None:
+        """In the parent once the child (exec'd) holds the read end: keep only the writer."""
+        if self.read_fd >= 0:
+            os.close(self.read_fd)
+            self.read_fd = -1
+
     def close(self) -> None:
         """Cut the line: every child holding the read end sees end of file."""
         for fd in (self.read_fd, self.write_fd):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+            if fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
         self.read_fd = self.write_fd = -1
 
 

@@ -5,7 +5,8 @@ Shaped like tox's manager: add the hookspecs, load entry points of the
 modules given directly, ``check_pending()``, then ask every plugin for its
 definitions. Everything that can be wrong with a plugin is reported here, in
 the master, before any fork, as a :class:`~swfd.errors.PluginError` naming
-the plugin, its entry point and the error.
+the plugin, its entry point and the error; the error's traceback is logged at
+DEBUG (``log_level = DEBUG``, ``swfd check -v``).
 
 Environment:
 
@@ -63,6 +64,7 @@ def _load_entry_point(ep: metadata.EntryPoint) -> Any:
     try:
         return ep.load()
     except Exception as exc:  # whatever a plugin raises is reported by name
+        log.debug("swfd plugin %r (%s) failed to load", ep.name, _describe_ep(ep), exc_info=True)
         raise PluginError(
             f"swfd plugin {ep.name!r} failed to load ({_describe_ep(ep)}): "
             f"{type(exc).__name__}: {exc}"
@@ -73,6 +75,8 @@ def _import_module(path: str, origin: str) -> ModuleType:
     try:
         return importlib.import_module(path)
     except Exception as exc:
+        log.debug("swfd plugin module %r (from %s) failed to import", path, origin,
+                  exc_info=True)
         raise PluginError(
             f"swfd plugin module {path!r} (from {origin}) failed to import: "
             f"{type(exc).__name__}: {exc}"
@@ -171,6 +175,7 @@ def _call_each(pm: pluggy.PluginManager, hook: str, **kwargs: Any) -> list[tuple
         try:
             results.append((impl.plugin_name, impl.function(**kwargs)))
         except Exception as exc:
+            log.debug("swfd plugin %r: %s() raised", impl.plugin_name, hook, exc_info=True)
             raise PluginError(
                 f"swfd plugin {impl.plugin_name!r}: {hook}() raised {type(exc).__name__}: {exc}"
             ) from exc

@@ -328,3 +328,37 @@ class Registry:
         acts = ", ".join(f"{n} {v}" for n, v in sorted(self.activities)) or "none"
         wfs = ", ".join(f"{n} {v}" for n, v in sorted(self.workflows)) or "none"
         return f"activities: {acts}; workflows: {wfs}"
+
+
+def pool_coverage(settings: Any, registry: Any) -> list[dict[str, Any]]:
+    """Pools that poll a task list no loaded type has, and types no pool polls.
+
+    Warnings, not errors: another host may poll the types, and a decider may
+    schedule activities on other task lists. Each is ``{"detail": ..., **data}``.
+    """
+    found: list[dict[str, Any]] = []
+    kinds = (("worker", "activity", registry.activities),
+             ("decider", "workflow", registry.workflows))
+    for kind, noun, defs in kinds:
+        polled = {pool.task_list for pool in settings.pools_of(kind)}
+        for pool in settings.pools_of(kind):
+            if not any(d.task_list == pool.task_list for d in defs.values()):
+                found.append({
+                    "detail": f"[{pool.section}] polls task list {pool.task_list!r}, but no "
+                              f"loaded plugin declares {_article(noun)} {noun} type on it",
+                    "pool": pool.section, "taskList": pool.task_list,
+                })
+        for (name, version), definition in sorted(defs.items()):
+            if definition.task_list not in polled:
+                found.append({
+                    "detail": f"{noun} type {name}/{version} uses task list "
+                              f"{definition.task_list!r}, which no [{kind}:NAME] pool of this "
+                              "config polls (fine if another host does)",
+                    "type": {"kind": noun, "name": name, "version": version},
+                    "taskList": definition.task_list,
+                })
+    return found
+
+
+def _article(noun: str) -> str:
+    return "an" if noun[:1] in "aeiou" else "a"

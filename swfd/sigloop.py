@@ -23,7 +23,7 @@ from typing import ClassVar
 class SignalLoop:
     SIG_NAMES: ClassVar[dict[int, str]] = {
         getattr(signal, f"SIG{name.upper()}"): name
-        for name in ("hup", "int", "quit", "term", "chld", "usr1", "usr2")
+        for name in ("hup", "int", "quit", "term", "chld", "usr1", "usr2", "ttin", "ttou")
     }
     SIGNALS = tuple(SIG_NAMES)
 

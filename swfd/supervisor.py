@@ -29,18 +29,22 @@ from __future__ import annotations
 import enum
 import logging
 import os
+import select
 import signal
 import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from swfd import metrics
 from swfd.arbiter.report import parse_reports
 from swfd.control import ControlServer, answer
 from swfd.lifeline import Lifeline
 from swfd.notify import Notifier
 from swfd.pidfile import Pidfile, PidfileError
 from swfd.process import EXIT_ERROR, EXIT_OK, EXIT_USAGE, describe_status
+from swfd.proctitle import set_title
+from swfd.scoreboard import Scoreboard
 from swfd.sigloop import SignalLoop, fork_with_signals_blocked, read_available, reset_signals
 
 log = logging.getLogger("swfd.supervisor")
@@ -86,6 +90,7 @@ class Generation:
     ready: bool = False
     failure: str | None = None
     failure_code: int | None = None
+    pools: list[dict[str, Any]] = field(default_factory=list)
     last_alive: float = 0.0
     signals_sent: set[int] = field(default_factory=set)
 
@@ -125,11 +130,20 @@ class Supervisor(SignalLoop):
         self.reload_again = False
         self.reload_waiters: list[Any] = []
         self.last_reload: str | None = None
+        self.resized = False  # TTIN/TTOU changed the serving generation's pool sizes
         self.ready_sent = False
         self.endpoint: Endpoint | None = None
         # Every generation process holds a write end (its forked children inherit it):
         # an orphaned endpoint serves until the last of them is gone.
         self.endpoint_clients: tuple[int, int] = (-1, -1)
+        self.endpoint_port: int | None = None  # as bound (``[embedded] port = 0``: any)
+        self.state_dir: str | None = None
+        self.exporter_pid: int | None = None
+        self.exporter_lifeline: Lifeline | None = None
+        self.exporter_ready_fd = -1
+        self.metrics_url: str | None = None
+        self.state_dir_is_temporary = False
+        self.started_at = time.time()
         self.endpoint_failures = 0
         self.next_endpoint_at: float | None = None
         self.endpoint_kill_at: float | None = None
@@ -162,10 +176,14 @@ class Supervisor(SignalLoop):
         return self.exit_code
 
     def start(self) -> None:
+        set_title("swfd supervisor")
         if self.pidfile:
             self.pidfile.create()
         if self.control:
             self.control.open()
+        self.make_state_dir()
+        if self.settings.metrics:
+            self.start_metrics()
         self.install_signals()
         if self.notifier.watchdog_interval:
             self.next_watchdog = time.monotonic()
@@ -176,6 +194,52 @@ class Supervisor(SignalLoop):
             self.spawn_endpoint()
         else:
             self.spawn_generation()
+
+    def make_state_dir(self) -> None:
+        """The supervisor's own directory (generations' scoreboards), kept across reloads:
+        beside the control socket, else a private temporary one. Wiped at start."""
+        import shutil
+        import tempfile
+
+        if self.settings.control_socket:
+            self.state_dir = os.path.splitext(self.settings.control_socket)[0] + ".state"
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+            os.makedirs(self.state_dir, mode=0o700, exist_ok=True)
+        else:
+            self.state_dir = tempfile.mkdtemp(prefix="swfd-state-")
+            self.state_dir_is_temporary = True
+
+    def start_metrics(self) -> None:
+        """``[swfd] metrics``: the directory every process writes to (in the state
+        directory, so wiped at start) and the exporter that serves their sum."""
+        directory = os.path.join(self.state_dir, "metrics")
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        os.environ[metrics.ENV_DIR] = directory  # for the generations we exec
+        if not metrics.enable(directory, "supervisor"):
+            raise StartupError(f"{self.config_path}: [swfd] metrics = {self.settings.metrics}: "
+                               "prometheus_client is not installed: pip install 'swfd[metrics]'")
+        self.spawn_exporter()
+        ready = self.exporter_ready_fd
+        readable, _, _ = select.select([ready], [], [], 30.0)
+        line = os.read(ready, 4096).decode("utf-8", "replace").strip() if readable else ""
+        os.close(ready)
+        self.exporter_ready_fd = -1
+        if not line.startswith("ready "):
+            raise StartupError(f"{self.config_path}: [swfd] metrics = {self.settings.metrics}: "
+                               f"{line.removeprefix('error ') or 'the exporter did not start'}")
+        self.metrics_url = line.split()[1]
+        log.info("metrics at %s (pid %d)", self.metrics_url, self.exporter_pid)
+
+    def spawn_exporter(self) -> None:
+        lifeline = Lifeline()
+        ready_r, ready_w = os.pipe()
+        argv = [sys.executable, "-m", "swfd.metrics", self.settings.metrics,
+                os.environ[metrics.ENV_DIR], str(ready_w), str(lifeline.read_fd)]
+        self.exporter_pid = self.fork_exec(argv, (ready_w, lifeline.read_fd), new_group=True)
+        os.close(ready_w)
+        lifeline.parent_side()
+        self.exporter_lifeline = lifeline
+        self.exporter_ready_fd = ready_r
 
     def make_database_dir(self) -> None:
         """The endpoint's database directory (``../var`` in a fresh checkout) must exist."""
@@ -230,6 +294,10 @@ class Supervisor(SignalLoop):
         self.reload_waiters = []
         if self.control:
             self.control.close()
+        if self.state_dir_is_temporary and self.state_dir:
+            import shutil
+
+            shutil.rmtree(self.state_dir, ignore_errors=True)
         if self.pidfile:
             self.pidfile.remove()
 
@@ -255,6 +323,21 @@ class Supervisor(SignalLoop):
 
     def handle_usr2(self) -> None:
         log.warning("SIGUSR2 ignored: HUP reloads the configuration and the plugin code")
+
+    def handle_ttin(self) -> None:
+        self.forward_to_current(signal.SIGTTIN)
+
+    def handle_ttou(self) -> None:
+        self.forward_to_current(signal.SIGTTOU)
+
+    def forward_to_current(self, sig: int) -> None:
+        """TTIN/TTOU: one more / one fewer process in every pool of the serving generation
+        (a reload starts again from the config's sizes)."""
+        if self.current is None or self.phase is not Phase.RUNNING:
+            log.info("%s ignored: no generation serves", signal.Signals(sig).name)
+            return
+        self.signal_generation(self.current, sig)
+        self.resized = True
 
     def begin_stop(self, why: str, sig: int) -> None:
         """TERM: every generation drains. INT/QUIT: every generation stops fast.
@@ -291,17 +374,30 @@ class Supervisor(SignalLoop):
         wait = self.settings.graceful_timeout + self.timing.kill_grace
         argv = [
             sys.executable, "-m", "swfd.local", "--host", embedded.host,
-            "--port", str(embedded.port), "--database", embedded.database,
+            # A restart keeps the port the first endpoint bound: the pools know that one.
+            "--port", str(self.endpoint_port or embedded.port),
+            "--database", embedded.database,
             "--poll-timeout", f"{embedded.poll_timeout:g}",
             "--ready-fd", str(ready_w), "--lifeline-fd", str(lifeline.read_fd),
             "--clients-fd", str(self.endpoint_clients[0]),
             "--wait-for-lock", f"{wait:g}", "--orphan-timeout", f"{wait:g}",
             "--log-format", self.settings.log_format, "--log-level", self.settings.log_level,
+            # Above every poller swfd may run: two generations overlap during a reload, each
+            # process may hold two connections (a poll or a respond, and a heartbeat).
+            "--max-connections", str(max(512, 4 * sum(
+                max(pool.processes, pool.processes_max or 0)
+                for pool in self.settings.pools) + 64)),
         ]
+        if embedded.aws_faithful:
+            argv.append("--aws-faithful")
+        if embedded.allow_remote:
+            argv.append("--allow-remote")
+        if embedded.keys_file:
+            argv += ["--keys-file", embedded.keys_file]
         pid = self.fork_exec(argv, (ready_w, lifeline.read_fd, self.endpoint_clients[0]),
                              new_group=True)
         os.close(ready_w)
-        os.close(lifeline.read_fd)
+        lifeline.parent_side()
         os.set_blocking(ready_r, False)
         self.endpoint = Endpoint(pid, lifeline, ready_r, time.monotonic())
         self.next_endpoint_at = None
@@ -318,6 +414,7 @@ class Supervisor(SignalLoop):
             word, _, rest = endpoint.buffer.decode("utf-8", "replace").strip().partition(" ")
             if word == "ready":
                 endpoint.url = rest
+                self.endpoint_port = _port_of(rest)
                 self.endpoint_failures = 0
                 log.info("local endpoint ready at %s (pid %d)", rest, endpoint.pid)
                 if self.phase is Phase.STARTING and not self.generations:
@@ -325,6 +422,18 @@ class Supervisor(SignalLoop):
             elif word == "error":
                 endpoint.error = rest
                 log.error("local endpoint: %s", rest)
+
+    def exporter_exited(self, status: int) -> None:
+        self.exporter_pid = None
+        if self.exporter_lifeline is not None:
+            self.exporter_lifeline.close()
+        if self.exporter_ready_fd >= 0:
+            os.close(self.exporter_ready_fd)
+            self.exporter_ready_fd = -1
+        if self.phase is Phase.STOPPING:
+            return
+        log.error("the metrics exporter died (%s); restarting it", describe_status(status))
+        self.spawn_exporter()
 
     def endpoint_exited(self, status: int) -> None:
         endpoint, self.endpoint = self.endpoint, None
@@ -361,14 +470,18 @@ class Supervisor(SignalLoop):
                 "--number", str(self.number), "--lifeline-fd", str(lifeline.read_fd),
                 "--report-fd", str(report_w)]
         keep = [lifeline.read_fd, report_w]
+        if self.state_dir:
+            argv += ["--state-dir", self.state_dir]
         if self.notifier.watchdog_interval:
             argv += ["--heartbeat", f"{self.notifier.watchdog_interval / 2:g}"]
         if self.endpoint_clients[1] >= 0:
             argv += ["--endpoint-clients-fd", str(self.endpoint_clients[1])]
             keep.append(self.endpoint_clients[1])
+        if self.endpoint_port:
+            argv += ["--endpoint-port", str(self.endpoint_port)]
         pid = self.fork_exec(argv, tuple(keep))
         os.close(report_w)
-        os.close(lifeline.read_fd)
+        lifeline.parent_side()
         os.set_blocking(report_r, False)
         now = time.monotonic()
         generation = Generation(self.number, pid, lifeline, report_r, now, last_alive=now)
@@ -395,6 +508,8 @@ class Supervisor(SignalLoop):
             generation.status = report["status"]
         if isinstance(report.get("degraded"), list):
             generation.degraded = [str(p) for p in report["degraded"]]
+        if isinstance(report.get("pools"), list):
+            generation.pools = report["pools"]
         if event in ("failed", "give_up"):
             generation.failure = str(report.get("reason", "no reason given"))
             code = report.get("code")
@@ -421,6 +536,7 @@ class Supervisor(SignalLoop):
                      old.number)
             self.signal_generation(old, signal.SIGTERM)
             self.last_reload = f"reloaded into generation {generation.number}"
+            metrics.reload("ok")
             self.answer_reload_waiters({"ok": True, "generation": generation.number})
         else:
             log.info("swfd ready: %s", self.status_text())
@@ -433,6 +549,11 @@ class Supervisor(SignalLoop):
     def generation_exited(self, generation: Generation, status: int) -> None:
         del self.generations[generation.pid]
         generation.lifeline.close()
+        if self.state_dir:
+            try:
+                os.unlink(self.scoreboard_path(generation))
+            except OSError:
+                pass
         if generation.report_fd >= 0:
             self.read_reports(generation)
             if generation.report_fd >= 0:
@@ -492,9 +613,13 @@ class Supervisor(SignalLoop):
             self.reload_failed(f"configuration error: {exc}")
             return
         self.warn_restart_needed(settings)
+        if self.resized:
+            log.warning("%s: the new generation starts from the config's pool sizes; the "
+                        "TTIN/TTOU changes to the serving one are not carried over", why)
+            self.resized = False
         log.info("%s: reloading %s", why, self.config_path)
         generation = self.spawn_generation()
-        self.reload_deadline = time.monotonic() + max(30.0, settings.graceful_timeout)
+        self.reload_deadline = time.monotonic() + settings.graceful_timeout
         self.notifier.reloading(f"reloading: generation {generation.number} starting; "
                                 f"{self.status_text()}")
 
@@ -516,6 +641,7 @@ class Supervisor(SignalLoop):
     def reload_failed(self, reason: str) -> None:
         serving = f"generation {self.current.number}" if self.current else "nothing"
         log.error("reload failed: %s; %s keeps serving", reason, serving)
+        metrics.reload("failed")
         self.last_reload = f"reload failed: {reason}"
         if self.pending is not None:
             self.pending.state = "abandoned"
@@ -559,17 +685,52 @@ class Supervisor(SignalLoop):
             answer(conn, {"ok": False, "error": f"unknown command {command!r}"})
 
     def status_dict(self) -> dict[str, Any]:
+        """What ``swfd status`` shows: no payloads, task ids only."""
         gens = []
         for g in sorted(self.generations.values(), key=lambda g: g.number):
+            children = self.read_scoreboard(g)
+            pools = []
+            for pool in g.pools:
+                pool = dict(pool)
+                pool["children"] = sorted(
+                    (c for c in children if c.get("pool") == pool.get("pool")),
+                    key=lambda c: c.get("slot", 0))
+                pools.append(pool)
             gens.append({"number": g.number, "pid": g.pid, "state": g.state,
-                         "status": g.status, "degraded": g.degraded})
+                         "started": round(time.time() - (time.monotonic() - g.started_at), 3),
+                         "status": g.status, "degraded": g.degraded, "pools": pools,
+                         "failure": g.failure})
         endpoint = None
-        if self.endpoint:
-            endpoint = {"pid": self.endpoint.pid, "url": self.endpoint.url,
+        if self.settings.is_embedded:
+            endpoint = {"pid": self.endpoint.pid if self.endpoint else None,
+                        "url": self.endpoint.url if self.endpoint else None,
                         "database": self.settings.embedded.database}
-        return {"pid": os.getpid(), "phase": self.phase.value, "generations": gens,
-                "endpoint": endpoint, "last_reload": self.last_reload,
+        return {"pid": os.getpid(), "config": self.config_path, "phase": self.phase.value,
+                "healthy": self.is_healthy(), "started": self.started_at,
+                "generations": gens, "endpoint": endpoint, "last_reload": self.last_reload,
+                "metrics": self.metrics_url,
                 "status": self.status_text()}
+
+    def is_healthy(self) -> bool:
+        """Serving, with no degraded pool in the serving generation."""
+        return (self.phase is Phase.RUNNING and self.current is not None
+                and not self.current.degraded
+                and (not self.settings.is_embedded or bool(self.endpoint and self.endpoint.url)))
+
+    def scoreboard_path(self, generation: Generation) -> str:
+        return os.path.join(self.state_dir or "", f"scoreboard-{generation.number}")
+
+    def read_scoreboard(self, generation: Generation) -> list[dict[str, Any]]:
+        if not self.state_dir:
+            return []
+        try:
+            board = Scoreboard.open(self.scoreboard_path(generation))
+        except (OSError, ValueError):
+            return []
+        try:
+            return board.read_all()
+        finally:
+            board.close()
 
     # -- reaping and managing -----------------------------------------------------------
 
@@ -581,7 +742,9 @@ class Supervisor(SignalLoop):
                 return
             if pid == 0:
                 return
-            if self.endpoint and pid == self.endpoint.pid:
+            if pid == self.exporter_pid:
+                self.exporter_exited(status)
+            elif self.endpoint and pid == self.endpoint.pid:
                 self.endpoint_exited(status)
             elif pid in self.generations:
                 self.generation_exited(self.generations[pid], status)
@@ -632,6 +795,9 @@ class Supervisor(SignalLoop):
                 log.warning("the local endpoint did not stop in time; killing it")
                 _kill(self.endpoint.pid, signal.SIGKILL)
                 self.endpoint_kill_at = now + 60
+            return
+        if self.exporter_pid is not None:
+            _kill(self.exporter_pid, signal.SIGTERM)
             return
         self.finished = True
 
@@ -692,6 +858,15 @@ class Supervisor(SignalLoop):
     def signal_all(self, sig: int) -> None:
         for generation in list(self.generations.values()):
             self.signal_generation(generation, sig)
+
+
+def _port_of(url: str) -> int | None:
+    from urllib.parse import urlsplit
+
+    try:
+        return urlsplit(url).port
+    except ValueError:
+        return None
 
 
 def _kill(pid: int, sig: int) -> None:

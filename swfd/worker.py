@@ -10,11 +10,18 @@ place that acts while the handler is busy (one thread for the process's life,
 not one per task: starting and joining a thread per task cost about a fifth
 of a no-op task's CPU in the bench; idle, it blocks without waking):
 
-- it sends ``RecordActivityTaskHeartbeat`` every
-  ``min(heartbeat_interval, declared heartbeat_timeout / 3)`` with the
-  handler's latest ``task.heartbeat(details)``, sets ``task.cancel_requested``
-  when SWF says so, and stops (marking the task gone) on UnknownResourceFault;
-  other heartbeat errors are logged and retried, never fatal;
+- it sends ``RecordActivityTaskHeartbeat`` promptly when the handler calls
+  ``task.heartbeat(details)``: at once when none is in flight, calls made while
+  one is in flight coalesced into the next, at most once per
+  ``heartbeat_min_gap`` (pool key, 1 s). A decider may shorten the heartbeat
+  timeout per task and the poll does not say so, so the handler's own calls
+  are what keeps such a task alive: a handler heartbeating at least every
+  second keeps any heartbeat timeout of 3 s or more. When the handler is
+  silent, it heartbeats every ``min(heartbeat_interval, declared
+  heartbeat_timeout / 3)`` with the latest details;
+- it sets ``task.cancel_requested`` when SWF says so, and stops (marking the
+  task gone) on UnknownResourceFault; other heartbeat errors are logged and
+  retried, never fatal;
 - on a fast stop (INT, QUIT, or USR1 from the generation at graceful_timeout) it
   answers RespondActivityTaskFailed(reason="swfd-shutdown") at once and ends
   the process with ``os._exit``;
@@ -36,9 +43,9 @@ import os
 import threading
 import time
 import traceback
-from typing import Any
+from typing import Any, Callable
 
-from swfd import codecs, logs
+from swfd import codecs, logs, metrics
 from swfd.codecs import sendable, swf_length, truncate
 from swfd.errors import Canceled, CodecError
 from swfd.lifecycle import SHUTDOWN_REASON
@@ -53,7 +60,7 @@ MAX_REASON = 256
 MAX_DETAILS = 32768
 MAX_RESULT = 32768
 MAX_HEARTBEAT_DETAILS = 2048
-RESPOND_DEADLINE = 300.0  # seconds a response is retried before it is given up (and logged)
+MIN_RESPOND_RETRY = 5.0  # an answer is retried at least this long, even at the timeout's edge
 ABANDON_DEADLINE = 10.0  # a stopping process retries its last answer only briefly
 SUPERVISOR_TICK = 0.1
 
@@ -73,9 +80,10 @@ class ActivityTask:
 
     ``input`` is decoded per the activity's codec on first access (a bad
     payload raises CodecError inside the handler, which fails the task with
-    that message). ``heartbeat(details)`` only records the details; the
-    supervisor thread sends them. ``cancel_requested`` turns True once SWF
-    reports a cancel request; answer it by raising ``swfd.Canceled``.
+    that message). ``heartbeat(details)`` records the details and asks the
+    heartbeat thread to send them now (see the module docstring); it never
+    blocks on SWF. ``cancel_requested`` turns True once SWF reports a cancel
+    request; answer it by raising ``swfd.Canceled``.
     """
 
     def __init__(self, response: dict[str, Any], definition: ActivityDef | None) -> None:
@@ -89,6 +97,9 @@ class ActivityTask:
         self.cancel_requested = False
         self.gone = False  # SWF no longer knows the task (heartbeat UnknownResourceFault)
         self.heartbeat_details: str | None = None
+        self.beat_wanted = False  # the handler asked for a heartbeat not yet sent
+        self.received = time.monotonic()
+        self.wake_supervisor: Callable[[], None] | None = None
         self._lock = threading.Lock()
         self._answered = False
 
@@ -105,6 +116,9 @@ class ActivityTask:
         self.heartbeat_details = (
             None if encoded is None else truncate(sendable(encoded), MAX_HEARTBEAT_DETAILS)
         )
+        self.beat_wanted = True
+        if self.wake_supervisor is not None:
+            self.wake_supervisor()
         return self.cancel_requested
 
     @property
@@ -139,7 +153,7 @@ class ActivityPoller(PollingChild):
 
     def poll(self) -> dict[str, Any] | None:
         response = call(
-            self.client, "PollForActivityTask", stop=lambda: self.lifecycle.draining,
+            self.client, "PollForActivityTask", max_attempts=1, quiet=True,
             domain=self.settings.domain, taskList={"name": self.pool.task_list},
             identity=self.identity,
         )
@@ -188,6 +202,7 @@ class ActivityPoller(PollingChild):
                                 "not started")
             return
         log.info("activity %s %s started", definition.name, definition.version, extra=extra)
+        self.show_task(f"{definition.name}/{definition.version}", extra)
         supervisor = self.supervisor
         supervisor.watch(task)
         started = time.monotonic()
@@ -201,6 +216,7 @@ class ActivityPoller(PollingChild):
             return
         except Exception as exc:  # noqa: BLE001 - any handler error becomes a failed task
             self.finish(task, supervisor)
+            self.note_error(exc, extra)
             log.warning("activity %s %s raised %s after %.2f s", definition.name,
                         definition.version, type(exc).__name__, time.monotonic() - started,
                         extra=extra)
@@ -250,33 +266,54 @@ class ActivityPoller(PollingChild):
         return None if encoded is None else truncate(sendable(encoded), MAX_DETAILS)
 
     def respond_failed(self, task: ActivityTask, reason: str, details: str | None,
-                       retry_for: float = RESPOND_DEADLINE) -> None:
+                       retry_for: float | None = None) -> None:
         params: dict[str, Any] = {"reason": truncate(sendable(reason), MAX_REASON)}
         if details:
             params["details"] = truncate(sendable(details), MAX_DETAILS, keep="tail")
         self.respond(task, "RespondActivityTaskFailed", "failed", retry_for=retry_for, **params)
 
+    def respond_retry_time(self, task: ActivityTask) -> float:
+        """How long an answer is retried: until the task's declared start-to-close
+        timeout would close it anyway (then SWF no longer wants it), or the pool's
+        ``respond_timeout`` where the type declares none."""
+        declared = seconds_or_none(task.definition.start_to_close_timeout) if (
+            task.definition) else None
+        if declared is None:
+            return self.pool.respond_timeout
+        return max(MIN_RESPOND_RETRY, declared - (time.monotonic() - task.received))
+
     def respond(self, task: ActivityTask, operation: str, outcome: str,
-                retry_for: float = RESPOND_DEADLINE, **params: Any) -> bool:
+                retry_for: float | None = None, **params: Any) -> bool:
         """Send the answer; log (never raise) when SWF no longer wants it."""
         extra = task.log_context
         if task.gone:
             log.warning("discarding %s answer: SWF reported the task gone while it ran "
                         "(timed out or canceled)", outcome, extra=extra)
+            self.count(task, "discarded")
             return False
         try:
+            if retry_for is None:
+                retry_for = self.respond_retry_time(task)
             call(self.client, operation, deadline=time.monotonic() + retry_for,
                  log_context=extra, taskToken=task.task_token, **params)
         except Exception as exc:  # noqa: BLE001 - logged with context; the loop goes on
             if error_code(exc) == "UnknownResourceFault":
                 log.warning("SWF no longer knows the task (timed out or canceled); %s answer "
                             "discarded", outcome, extra=extra)
+                self.count(task, "timed_out_on_answer")
             else:
                 log.error("%s failed (%s: %s); the task will time out", operation,
                           error_code(exc), without_values(str(exc)), extra=extra)
+                self.count(task, "answer_failed")
             return False
         log.debug("answered %s", outcome, extra=extra)
+        self.count(task, outcome)
         return True
+
+    def count(self, task: ActivityTask, outcome: str) -> None:
+        kind = task.activity_type
+        metrics.task(self.pool.section, "worker", kind.get("name", ""), kind.get("version", ""),
+                     outcome, time.monotonic() - task.received)
 
 
 class TaskSupervisor(threading.Thread):
@@ -301,11 +338,17 @@ class TaskSupervisor(threading.Thread):
         """Hand over the task about to run. Only an idle supervisor is woken: a busy
         one (still ticking for the previous task) picks it up at its next tick, and
         the handler's clock starts here either way."""
+        task.wake_supervisor = self.wake
         with self._changed:
             self._task = task
             self._task_since = time.monotonic()
             if self._idle:
                 self._changed.notify()
+
+    def wake(self) -> None:
+        """The handler asked for a heartbeat: end the current tick's wait."""
+        with self._changed:
+            self._changed.notify()
 
     def release(self, task: ActivityTask) -> None:
         """Take the task back. No wake-up: the supervisor notices at its next tick,
@@ -331,13 +374,23 @@ class TaskSupervisor(threading.Thread):
         """Tick for one task until the main thread releases it (or the process ends)."""
         definition = task.definition
         assert definition is not None
-        interval = heartbeat_interval(self.worker.pool.heartbeat_interval, definition)
+        pool = self.worker.pool
+        interval = heartbeat_interval(pool.heartbeat_interval, definition)
+        min_gap = min(getattr(pool, "heartbeat_min_gap", 1.0), interval)
         limit = seconds_or_none(definition.start_to_close_timeout)
         next_beat = started + interval
+        next_title = started + 1.0
+        last_sent = float("-inf")
         failures = 0
+
+        def woken() -> bool:
+            return self._task is not task or (
+                task.beat_wanted and time.monotonic() >= last_sent + min_gap)
+
         while True:
             with self._changed:
-                if self._changed.wait_for(lambda: self._task is not task, SUPERVISOR_TICK):
+                self._changed.wait_for(woken, SUPERVISOR_TICK)
+                if self._task is not task:
                     return
             now = time.monotonic()
             if self.worker.lifecycle.fast_stop:
@@ -350,7 +403,13 @@ class TaskSupervisor(threading.Thread):
                     f"swfd: handler exceeded its declared start_to_close_timeout of {limit:g} s",
                     "the worker process running it is recycled", EXIT_RECYCLE,
                 )
-            if now >= next_beat and not task.gone:
+            if now >= next_title:
+                self.worker.show_task_age()
+                next_title = now + 1.0
+            asked = task.beat_wanted and now >= last_sent + min_gap
+            if (asked or now >= next_beat) and not task.gone:
+                task.beat_wanted = False  # calls from now on coalesce into the next beat
+                last_sent = now
                 if self.beat(task, interval):
                     failures = 0
                     next_beat = now + interval
@@ -376,9 +435,12 @@ class TaskSupervisor(threading.Thread):
                             "heartbeats stop and the result will be discarded",
                             extra=task.log_context)
                 return True
-            log.warning("heartbeat failed (%s: %s); retrying", error_code(exc), exc,
+            metrics.heartbeat(self.worker.pool.section, "failed")
+            log.warning("heartbeat failed (%s: %s); retrying", error_code(exc),
+                        without_values(str(exc)),
                         extra=task.log_context)
             return False
+        metrics.heartbeat(self.worker.pool.section, "sent")
         if response and response.get("cancelRequested") and not task.cancel_requested:
             log.info("cancel requested", extra=task.log_context)
             task.cancel_requested = True

@@ -50,3 +50,21 @@ def domain(swf_client):
     name = f"test-{uuid.uuid4().hex[:12]}"
     swf_client.register_domain(name=name, workflowExecutionRetentionPeriodInDays="1")
     return name
+
+
+@pytest.fixture
+def daemon(tmp_path):
+    """Make real ``swfd`` daemons (test_daemon_support.Daemon) for this test; whatever
+    they started is killed at the end."""
+    from test_daemon_support import Daemon
+
+    started: list = []
+
+    def make(*args, **kwargs):
+        d = Daemon(tmp_path, *args, **kwargs)
+        started.append(d)
+        return d
+
+    yield make
+    for d in started:
+        d.close()

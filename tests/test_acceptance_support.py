@@ -11,7 +11,6 @@ with every documented key and comments on their own lines.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import textwrap
@@ -19,7 +18,7 @@ from pathlib import Path
 
 from test_daemon_support import Daemon, boto3_client
 
-from swfd.testing import free_port, wait_for
+from swfd.testing import wait_for
 
 TASK_LIST = "acc"
 SECRET = "SECRET-PAYLOAD-7f3a"  # never allowed in a log line
@@ -435,7 +434,7 @@ class AccDaemon(Daemon):
         if autoload:
             self.env.pop("SWFD_DISABLE_PLUGIN_AUTOLOAD", None)
         self.config.write_text(full_config(
-            self.domain, endpoint_url=endpoint_url, plugins=plugins, port=self.port,
+            self.domain, endpoint_url=endpoint_url, plugins=plugins, port=self.fixed_port,
             log_format=log_format, extra_pools=extra_pools))
 
     def ready_pool(self, group: str, count: int = 1, timeout: float = 30) -> None:
@@ -447,26 +446,22 @@ class StandaloneEndpoint:
     """``swfd local`` as its own process, the way an operator runs it."""
 
     def __init__(self, tmp_path: Path, poll_timeout: float = 1.0) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         self.log = tmp_path / "local.log"
+        read, write = os.pipe()
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "swfd.cli", "local", "--host", "127.0.0.1",
-                 "--port", str(self.port), "--database", str(tmp_path / "standalone.sqlite3"),
-                 "--poll-timeout", str(poll_timeout)],
-                stdout=log, stderr=log,
+                 "--port", "0", "--database", str(tmp_path / "standalone.sqlite3"),
+                 "--poll-timeout", str(poll_timeout), "--ready-fd", str(write)],
+                stdout=log, stderr=log, pass_fds=(write,),
             )
-        wait_for(self._accepting, 30, message=f"swfd local on port {self.port}")
+        os.close(write)
+        with os.fdopen(read) as ready:  # the endpoint's own word, with the port it bound
+            line = ready.readline()
+        assert line.startswith("ready "), f"{line!r}\n{self.log.read_text()}"
+        self.url = line.split()[1]
+        self.port = int(self.url.rsplit(":", 1)[1])
         self.client = boto3_client(self.url)
-
-    def _accepting(self) -> bool:
-        assert self.proc.poll() is None, self.log.read_text()
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                return True
-        except OSError:
-            return False
 
     def close(self) -> None:
         if self.proc.poll() is None:

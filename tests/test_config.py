@@ -191,6 +191,20 @@ def test_memory_database_is_kept(tmp_path):
     assert load(write(tmp_path, sections)).embedded.database == ":memory:"
 
 
+@pytest.mark.parametrize(("value", "low", "high"),
+                         [("4", 4, None), ("2..16", 2, 16), ("1 .. 1", 1, 1)])
+def test_processes_fixed_or_an_autoscaled_range(tmp_path, value, low, high):
+    pool = load(write(tmp_path, with_key("worker:default", "processes", value))).pools_of(
+        "worker")[0]
+    assert (pool.processes, pool.processes_max) == (low, high)
+
+
+@pytest.mark.parametrize("value", ["16..2", "0..4", "2..", "a..b", "2..2000"])
+def test_bad_process_ranges_are_named(tmp_path, value):
+    message = load_error(write(tmp_path, with_key("worker:default", "processes", value)))
+    assert f"processes = {value!r}" in message and "2..16" in message
+
+
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
@@ -291,9 +305,9 @@ BAD_VALUES = [
     ("swfd", "retention_days", "-1", "from 0 to 90"),
     ("swfd", "retention_days", "one", "from 0 to 90"),
     ("embedded", "host", "local host", "expected a host name or IP address"),
-    ("embedded", "port", "0", "expected a TCP port number from 1 to 65535"),
-    ("embedded", "port", "65536", "expected a TCP port number from 1 to 65535"),
-    ("embedded", "port", "http", "expected a TCP port number from 1 to 65535"),
+    ("embedded", "port", "-1", "expected a TCP port number from 1 to 65535, or 0 for any"),
+    ("embedded", "port", "65536", "expected a TCP port number from 1 to 65535, or 0 for any"),
+    ("embedded", "port", "http", "expected a TCP port number from 1 to 65535, or 0 for any"),
     ("embedded", "poll_timeout", "0", "expected a positive number of seconds"),
     ("embedded", "poll_timeout", "61", "at most 60"),
     ("embedded", "poll_timeout", "1m", "expected a number of seconds"),
@@ -335,7 +349,8 @@ def test_bad_value_names_file_section_key_value_and_expectation(
 
 def test_error_message_matches_documented_shape(tmp_path):
     path = write(tmp_path, with_key("worker:default", "processes", "two"))
-    assert load_error(path) == f"{path}: [worker:default] processes = 'two': expected a positive integer"
+    assert load_error(path) == (f"{path}: [worker:default] processes = 'two': expected a "
+                                "positive integer, at most 1024, or a range such as 2..16")
 
 
 def test_every_problem_is_reported_at_once(tmp_path):
@@ -468,6 +483,26 @@ def test_graceful_timeout_against_aws_poll(tmp_path):
     message = load_error(write(tmp_path, with_key("swfd", "graceful_timeout", "69.9")))
     assert "expected at least 70 seconds" in message
     assert "SWF's long poll on AWS" in message
+
+
+@pytest.mark.parametrize("section, key, value", [
+    ("swfd", "endpoint_url", "embeded"),
+    ("embedded", "poll_timeout", "5s"),
+    ("embedded", "poll_timeout", "90"),
+])
+def test_one_bad_value_is_one_error_not_a_follow_on_graceful_timeout_error(
+    tmp_path, section, key, value
+):
+    sections = with_key("swfd", "endpoint_url", "embedded")
+    sections["swfd"]["graceful_timeout"] = "15"
+    sections["embedded"] = {"poll_timeout": "5"}
+    sections[section][key] = value
+    path = write(tmp_path, sections)
+    with pytest.raises(ConfigError) as info:
+        load(path)
+    assert len(info.value.problems) == 1, info.value.problems
+    assert info.value.problems[0].startswith(f"{path}: [{section}] {key} = {value!r}: expected")
+    assert "graceful_timeout" not in str(info.value)
 
 
 def test_missing_file(tmp_path):

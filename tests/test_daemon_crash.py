@@ -9,25 +9,9 @@ import signal
 import time
 from datetime import datetime
 
-import pytest
-from test_daemon_support import Daemon, attrs, pid_alive
+from test_daemon_support import attrs, pid_alive
 
 from swfd.testing import wait_for
-
-
-@pytest.fixture
-def daemon(tmp_path):
-    started: list[Daemon] = []
-
-    def make(*args, **kwargs) -> Daemon:
-        d = Daemon(tmp_path, *args, **kwargs)
-        started.append(d)
-        return d
-
-    yield make
-    for d in started:
-        d.close()
-
 
 POOLS = "[decider:test]\ntask_list = test\n\n[worker:test]\ntask_list = test\n"
 
@@ -122,7 +106,7 @@ def test_killed_generation_is_replaced_and_its_tasks_in_hand_are_answered(daemon
     wait_for(lambda: all(d.count(r, "ActivityTaskStarted") == 1 for r in runs), 30,
              message="three tasks in hand")
     generation = int(re.search(r"started generation 1 \(pid (\d+)\)", d.text()).group(1))
-    old_children = d.children()
+    old_children = d.children("worker:test") + d.children("decider:test")
     os.kill(generation, signal.SIGKILL)
     wait_for(lambda: "started generation 2" in d.text(), 10, message="a new generation")
     assert f"generation 1 (pid {generation}) died (killed by SIGKILL)" in d.text()

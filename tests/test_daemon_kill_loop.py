@@ -26,6 +26,9 @@ from test_daemon_support import Daemon, attrs, pid_alive
 
 from swfd.testing import wait_for
 
+# Timing-sensitive: never side by side with the others of the group (pytest-xdist).
+pytestmark = pytest.mark.xdist_group("timing")
+
 SIZES = {"decider:test": 2, "worker:test": 4}
 POOLS = "".join(f"[{group}]\ntask_list = test\nprocesses = {n}\n\n"
                 for group, n in SIZES.items())
@@ -33,20 +36,6 @@ WORKFLOWS = 30
 KILL_FOR = 20.0      # seconds of killing
 MAX_KILLS = 25       # ... and never more kills than this
 KILL_EVERY = (0.8, 1.2)
-
-
-@pytest.fixture
-def daemon(tmp_path):
-    started: list[Daemon] = []
-
-    def make(*args, **kwargs) -> Daemon:
-        d = Daemon(tmp_path, *args, **kwargs)
-        started.append(d)
-        return d
-
-    yield make
-    for d in started:
-        d.close()
 
 
 def _ppid(pid: int) -> int | None:

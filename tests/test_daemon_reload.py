@@ -28,6 +28,11 @@ import swfd
 CODE = "{version}"
 {broken}
 
+@swfd.hookimpl
+def swfd_worker_init(pool, kind):
+    if {bad_init}:
+        raise RuntimeError("this release cannot start its workers")
+
 @swfd.activity("Stamp", "1", task_list="reload", heartbeat_timeout=10,
                start_to_close_timeout=60)
 def stamp(task):
@@ -66,13 +71,14 @@ BAD_EVENTS = ("ActivityTaskFailed", "ActivityTaskTimedOut", "DecisionTaskTimedOu
               "WorkflowExecutionFailed", "WorkflowExecutionTimedOut")
 
 
-def build_wheel(directory: Path, version: str, broken: bool = False) -> Path:
+def build_wheel(directory: Path, version: str, broken: bool = False,
+                bad_init: bool = False) -> Path:
     """A real wheel of the plugin (module, METADATA, WHEEL, entry points, RECORD)."""
     name = "swfd_reloadtest"
     info = f"{name}-{version}.dist-info"
     files = {
         f"{name}.py": PLUGIN.format(
-            version=version,
+            version=version, bad_init=bad_init,
             broken="raise ImportError('this release is broken on purpose')" if broken else ""),
         f"{info}/METADATA": f"Metadata-Version: 2.1\nName: swfd-reloadtest\nVersion: {version}\n",
         f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: swfd-tests\nRoot-Is-Purelib: true\n"
@@ -143,12 +149,14 @@ def test_hup_runs_new_plugin_code_and_loses_no_task_in_flight(reloadable):
     d.signal(signal.SIGHUP)
     wait_for(lambda: "generation 2 serves; generation 1 drains" in d.text(), 60,
              message="generation 2 serving")
+    # A draining generation still runs what its outstanding polls return (as on AWS):
+    # the new code is certain only once generation 1 is gone.
+    wait_for(lambda: "generation 1 (pid" in d.text().split("generation 1 drains")[1], 30,
+             message="generation 1 drained and exited")
     after = start(d)
     assert result(d, after) == {"activity": "2.0", "decider": "2.0"}
     for run in in_flight:  # started under 1.0, finished by the old generation's workers
         assert result(d, run)["activity"] == "1.0"
-    wait_for(lambda: "generation 1 (pid" in d.text().split("generation 1 drains")[1], 30,
-             message="generation 1 drained and exited")
 
     text = d.text()
     # Zero downtime: every pool of generation 2 polled before generation 1 was told to drain.
@@ -200,6 +208,23 @@ def test_broken_new_release_leaves_the_old_generation_serving(reloadable):
     assert "processes = 'many'" in d.text().split("reload failed: configuration error")[1]
     assert "started generation 4" not in d.text()
     assert result(d, start(d)) == {"activity": "2.0", "decider": "2.0"}
+    d.signal(signal.SIGTERM)
+    assert d.wait(60) == 0
+
+
+def test_new_generation_that_never_polls_is_abandoned_and_the_old_serves_on(reloadable):
+    """A release whose workers cannot start (swfd_worker_init raises) never has every
+    pool polling: at graceful_timeout the reload fails and the new generation stops."""
+    d = reloadable.start().wait_ready()
+    pip_install(d.site, build_wheel(d.wheels, "2.0", bad_init=True))
+    done = reload_cli(d)
+    assert done.returncode == 1
+    assert "did not poll on every pool in time" in done.stderr, done.stderr
+    assert "degraded" in done.stderr
+    wait_for(lambda: "generation 2 (pid" in d.text().split("reload failed")[1], 30,
+             message="the abandoned generation stopped")
+    assert "generation 1 drains" not in d.text()
+    assert result(d, start(d)) == {"activity": "1.0", "decider": "1.0"}
     d.signal(signal.SIGTERM)
     assert d.wait(60) == 0
 

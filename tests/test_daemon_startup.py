@@ -11,7 +11,7 @@ import sys
 import time
 
 import pytest
-from test_daemon_support import Daemon, pid_alive
+from test_daemon_support import pid_alive
 
 from swfd.testing import wait_for
 
@@ -24,20 +24,6 @@ processes = 1
 task_list = test
 processes = 2
 """
-
-
-@pytest.fixture
-def daemon(tmp_path):
-    started: list[Daemon] = []
-
-    def make(*args, **kwargs) -> Daemon:
-        d = Daemon(tmp_path, *args, **kwargs)
-        started.append(d)
-        return d
-
-    yield make
-    for d in started:
-        d.close()
 
 
 def test_startup_pidfile_ready_status_workflow_and_stop(daemon):
@@ -160,3 +146,46 @@ def test_watchdog_pings_only_while_the_serving_generation_answers(daemon):
     d.signal(signal.SIGTERM)
     assert d.wait(60) == 0
     assert d.notified("EXTEND_TIMEOUT_USEC=")
+
+
+def test_ttin_ttou_resize_the_serving_generation_until_a_reload(daemon):
+    d = daemon(POOLS).start().wait_ready()
+    d.signal(signal.SIGTTIN)
+    wait_for(lambda: len(d.ready_children("worker:test")) == 3, 30, message="a third worker")
+    d.signal(signal.SIGTTOU)
+    d.signal(signal.SIGTTOU)  # queued signals of one kind may merge: wait for the outcome
+    wait_for(lambda: "SIGTTOU: pool worker:test now has" in d.text(), 10, message="TTOU")
+    d.signal(signal.SIGHUP)
+    wait_for(lambda: "generation 2 serves" in d.text(), 60, message="the reload")
+    assert "TTIN/TTOU changes to the serving one are not carried over" in d.text()
+    d.signal(signal.SIGTERM)
+    assert d.wait(60) == 0
+
+
+def test_embedded_keys_make_the_endpoint_check_signatures_and_the_daemon_sign(daemon, tmp_path):
+    keys = tmp_path / "keys"
+    keys.write_text("AKIDSWFDTEST s3cr3t-key-for-tests\n")
+    keys.chmod(0o600)
+    d = daemon(POOLS)
+    d.config.write_text(d.config.read_text().replace(
+        "[embedded]\n", f"[embedded]\nkeys_file = {keys}\n"))
+    d.start().wait_ready()
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
+
+    signed = boto3.client("swf", endpoint_url=d.url, region_name="us-east-1",
+                          aws_access_key_id="AKIDSWFDTEST",
+                          aws_secret_access_key="s3cr3t-key-for-tests",
+                          config=Config(retries={"total_max_attempts": 1}))
+    d._client, d._client_url = signed, d.url  # the test's own calls sign too
+    run = d.start_workflow(input={"activity": "Echo"})
+    assert d.wait_closed(run, 30)["closeStatus"] == "COMPLETED"  # the daemon's processes sign
+    with pytest.raises(ClientError) as refused:
+        boto3.client("swf", endpoint_url=d.url, region_name="us-east-1",
+                     aws_access_key_id="swfd-local", aws_secret_access_key="swfd-local",
+                     config=Config(retries={"total_max_attempts": 1})).list_domains(
+                         registrationStatus="REGISTERED")
+    assert refused.value.response["Error"]["Code"] == "UnrecognizedClientException"
+    d.signal(signal.SIGTERM)
+    assert d.wait(60) == 0

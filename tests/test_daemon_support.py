@@ -22,12 +22,16 @@ from pathlib import Path
 import boto3
 from botocore.config import Config
 
-from swfd.testing import free_port, wait_for
+from swfd.testing import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_PLUGINS = ROOT / "tests" / "plugins"
 CREDENTIALS = {"aws_access_key_id": "swfd-local", "aws_secret_access_key": "swfd-local"}
 CLOSED = "CLOSED"
+# SWFD_TEST_AWS_FAITHFUL=1 runs every daemon test against an embedded endpoint in
+# aws-faithful mode (no connection watch: a task may go to a poll whose client is gone),
+# so the daemon's fault tests show that nothing in it depends on the watch.
+ENDPOINT_MODE = "aws_faithful = yes\n" if os.environ.get("SWFD_TEST_AWS_FAITHFUL") else ""
 
 
 def boto3_client(url: str):
@@ -59,11 +63,14 @@ class Daemon:
         extra: str = "",
         env: dict[str, str] | None = None,
         log_format: str = "text",
+        port: int = 0,
     ) -> None:
         self.dir = tmp_path
         self.domain = f"d-{uuid.uuid4().hex[:10]}"
-        self.port = free_port()
-        self.url = endpoint_url or f"http://127.0.0.1:{self.port}"
+        # 0: the embedded endpoint binds any free port and the log says which (no
+        # race between a free_port() and the bind when tests run side by side).
+        self.fixed_port = port
+        self.endpoint_url = endpoint_url
         self.config = tmp_path / "swfd.ini"
         self.pidfile = tmp_path / "run" / "swfd.pid"
         self.log = tmp_path / "swfd.log"
@@ -76,8 +83,9 @@ class Daemon:
             f"plugins = {plugins}\ngraceful_timeout = {graceful_timeout}\n"
             f"pidfile = run/swfd.pid\nlog_format = {log_format}\nlog_level = INFO\n"
             f"{'' if embedded else 'register = yes'}\n{extra}\n"
-            + (f"[embedded]\nhost = 127.0.0.1\nport = {self.port}\n"
-               f"database = state/local.sqlite3\npoll_timeout = {poll_timeout}\n\n"
+            + (f"[embedded]\nhost = 127.0.0.1\nport = {port}\n"
+               f"database = state/local.sqlite3\npoll_timeout = {poll_timeout}\n"
+               f"{ENDPOINT_MODE}\n"
                if embedded else "")
             + pools
         )
@@ -97,6 +105,7 @@ class Daemon:
         self.database = tmp_path / "state" / "local.sqlite3"
         self.proc: subprocess.Popen | None = None
         self._client = None
+        self._client_url: str | None = None
         self._reopened = None
 
     # -- process --------------------------------------------------------------
@@ -122,10 +131,16 @@ class Daemon:
         return self.proc.wait(timeout=timeout)
 
     def children(self, group: str | None = None) -> list[int]:
-        """Pids the master reported spawning (of ``group``, e.g. "worker:test")."""
+        """Pids the daemon reported starting: of ``group`` (e.g. "worker:test"), or every
+        one (generations and the endpoint too) when ``group`` is None."""
         pattern = re.compile(r"spawned (\S+) pid (\d+)")
-        return [int(m.group(2)) for m in pattern.finditer(self.text())
+        text = self.text()
+        pids = [int(m.group(2)) for m in pattern.finditer(text)
                 if group is None or m.group(1) == group]
+        if group is None:
+            pids += [int(p) for p in re.findall(
+                r"started (?:generation \d+|the local endpoint) \(pid (\d+)\)", text)]
+        return pids
 
     def ready_children(self, group: str) -> list[int]:
         """Children of ``group`` that logged they are polling (their handlers are set)."""
@@ -154,7 +169,6 @@ class Daemon:
         assert self.proc is None or self.proc.poll() is not None, "the daemon still runs"
         self._reopened = LocalEndpoint(port=0, database=str(self.database),
                                        poll_timeout=1.0).start()
-        self._client = boto3_client(self._reopened.url)
 
     def close(self) -> None:
         if self._reopened is not None:
@@ -163,6 +177,10 @@ class Daemon:
             if self.proc is not None and self.proc.poll() is None:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
+            supervisors = re.findall(r"swfd supervisor started \(pid (\d+)\)", self.text())
+            for pid in map(int, supervisors):  # started by a process manager for us
+                if pid_alive(pid):
+                    os.kill(pid, signal.SIGKILL)
         finally:
             self.notify.close()
             for pid in self.children():
@@ -175,9 +193,27 @@ class Daemon:
     # -- SWF --------------------------------------------------------------
 
     @property
+    def url(self) -> str:
+        """The endpoint's URL: the external one, or what the embedded one bound last."""
+        if self.endpoint_url:
+            return self.endpoint_url
+        if self._reopened is not None:
+            return self._reopened.url
+        if self.fixed_port:
+            return f"http://127.0.0.1:{self.fixed_port}"
+        found = wait_for(lambda: re.findall(r"local endpoint ready at (http://\S+)", self.text()),
+                         60, message="the embedded endpoint's address in the log")
+        return found[-1]
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
+    @property
     def client(self):
-        if self._client is None:
-            self._client = boto3_client(self.url)
+        url = self.url
+        if self._client is None or self._client_url != url:
+            self._client, self._client_url = boto3_client(url), url
         return self._client
 
     def start_workflow(self, name: str = "RunActivity", version: str = "1",

@@ -63,7 +63,7 @@ def test_cancel_of_a_scheduled_activity_is_immediate(engine):
     assert types(history(engine, run_id))[-4:] == [
         "ActivityTaskCancelRequested", "ActivityTaskCanceled",
         "RequestCancelActivityTaskFailed", "DecisionTaskScheduled"]
-    assert poll_activity(engine)["taskToken"] == ""
+    assert "taskToken" not in poll_activity(engine)
     assert attrs(history(engine, run_id)[-2])["cause"] == "ACTIVITY_ID_UNKNOWN"
 
 
@@ -149,9 +149,10 @@ def test_terminate_and_deprecated_activity_type(engine):
                 {"domain": "d", "workflowId": "w1", "reason": "why", "details": "d"})
     ev = history(engine, run_id)[-1]
     assert ev["eventType"] == "WorkflowExecutionTerminated"
-    assert attrs(ev) == {"reason": "why", "details": "d", "childPolicy": "TERMINATE"}
+    assert attrs(ev) == {"reason": "why", "details": "d", "childPolicy": "TERMINATE",
+                         "cause": "OPERATOR_INITIATED"}
     assert describe(engine, run_id)["executionInfo"]["closeStatus"] == "TERMINATED"
-    assert poll_decision(engine)["taskToken"] == ""
+    assert "taskToken" not in poll_decision(engine)
     with pytest.raises(SWFFault) as err:
         engine.call("TerminateWorkflowExecution", {"domain": "d", "workflowId": "w1"})
     assert err.value.code == "UnknownResourceFault"
@@ -219,7 +220,7 @@ def test_quota_reached_by_a_poll_or_a_continue_as_new(engine, monkeypatch):
     monkeypatch.setattr(engine_module, "MAX_EVENTS", 6)
     run_id = start(engine)
     decide(engine, poll_decision(engine)["taskToken"], schedule())  # events 3..5
-    assert poll_activity(engine)["taskToken"] == ""  # ActivityTaskStarted would be the 6th
+    assert "taskToken" not in poll_activity(engine)  # ActivityTaskStarted would be the 6th
     assert attrs(history(engine, run_id)[-1])["cause"] == "EVENT_LIMIT_EXCEEDED"
     run_id = start(engine, "w2")
     task = next(t for t in (poll_decision(engine), poll_decision(engine)) if t["taskToken"])

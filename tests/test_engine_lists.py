@@ -164,8 +164,7 @@ def test_retention_purges_closed_executions(engine):
     with pytest.raises(SWFFault):
         engine.call("DescribeWorkflowExecution",
                     {"domain": "r0", "execution": {"workflowId": "x", "runId": run_r0}})
-    with engine.lock:
-        engine._transaction(engine._purge_expired)
+    assert engine.retention.sweep() == 1
     assert engine.store.load_execution(run_r0) is None
     assert describe(engine, run_d)["executionInfo"]["closeStatus"] == "TERMINATED"
 

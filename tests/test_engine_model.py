@@ -9,6 +9,8 @@ drives most event types.
 
 from __future__ import annotations
 
+import json
+
 import botocore.session
 import pytest
 from test_engine_support import (
@@ -23,6 +25,7 @@ from test_engine_support import (
 )
 
 from swfd.local.engine import Engine
+from swfd.local.summaries import encode
 
 MODEL = botocore.session.get_session().get_service_model("swf")
 
@@ -67,10 +70,11 @@ def checked(monkeypatch):
     event_shape = MODEL.shape_for("HistoryEvent")
     original_call, original_add = Engine.call, Engine.add_event
 
-    def call(self, operation, params):
-        result = original_call(self, operation, params)
+    def call(self, operation, params, **context):
+        result = original_call(self, operation, params, **context)
+        result = json.loads(encode(result))  # what goes on the wire
         output = MODEL.operation_model(operation).output_shape
-        empty_poll = operation.startswith("PollFor") and result.get("taskToken") == ""
+        empty_poll = operation.startswith("PollFor") and "taskToken" not in result
         if output is not None and not empty_poll:  # SWF's own empty polls are partial too
             problems.extend(conform(result, output, operation))
         return result

@@ -1,9 +1,8 @@
 """What pollers get, and the history invariants deciders rely on.
 
-Sources: the API reference's PollForActivityTask / ActivityTask ("If no task is
-available within 60 seconds, the poll returns an empty result. An empty result,
-in this context, means that an ActivityTask is returned, but that the value of
-taskToken is an empty string"), PollForDecisionTask / DecisionTask
+Sources: the service's own empty-poll answer (no taskToken and no events, though
+the API reference's PollForActivityTask prose says "an ActivityTask is returned,
+but that the value of taskToken is an empty string"), PollForDecisionTask / DecisionTask
 (previousStartedEventId: "The ID of the DecisionTaskStarted event of the
 previous decision task of this workflow execution that was processed by the
 decider"; nextPageToken "If a NextPageToken was returned by a previous call,
@@ -75,12 +74,17 @@ def test_activity_task_fields(setup):
                          "startedEventId": started["eventId"]}
 
 
-def test_empty_polls_answer_an_empty_task_token(setup):
+def test_empty_polls_omit_the_token_and_the_events(setup):
+    """The service answers an empty poll ``{"startedEventId":0}`` (activity) and
+    ``{"previousStartedEventId":0,"startedEventId":0}`` (decision): no taskToken, no
+    events, although the API reference's prose speaks of an empty taskToken."""
     client, domain = setup
     empty = client.poll_for_activity_task(domain=domain, taskList={"name": unique("none")})
-    assert empty["taskToken"] == ""
+    empty.pop("ResponseMetadata")
+    assert empty == {"startedEventId": 0}
     empty = client.poll_for_decision_task(domain=domain, taskList={"name": unique("none")})
-    assert empty["taskToken"] == ""
+    empty.pop("ResponseMetadata")
+    assert empty == {"previousStartedEventId": 0, "startedEventId": 0}
 
 
 def test_decision_task_fields_and_previous_started_event_id(setup):

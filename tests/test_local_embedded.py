@@ -228,7 +228,9 @@ def test_unreadable_database_is_an_error_line_naming_the_file(embedded, tmp_path
     database.write_bytes(b"this is not an SQLite database, not at all" * 100)
     endpoint = embedded(database=str(database))
     line = endpoint.report()
-    assert line.startswith(f"error cannot open {database}: ") and line.count("\n") == 1, line
+    assert line.startswith(f"error database {database}: not an SQLite database"), line
+    assert "restore it from a backup" in line and "swfd local --check" in line
+    assert line.count("\n") == 1, line
     assert endpoint.process.wait(20) == 2
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import textwrap
@@ -115,6 +116,25 @@ def test_plugin_that_fails_to_import_is_named_with_entry_point_and_error(site):
     assert "'broken'" in message
     assert f"broken = '{module}'" in message
     assert "RuntimeError: database url missing" in message
+
+
+def test_import_failure_traceback_is_logged_at_debug_only(site, caplog):
+    module = site("broken", "import swfd\n\ndef connect():\n    raise RuntimeError('no db')\n"
+                            "\nconnect()\n")
+    caplog.set_level(logging.INFO, logger="swfd.plugins")
+    with pytest.raises(PluginError):
+        plugins.load_plugins(["broken"])
+    assert not caplog.records
+    caplog.set_level(logging.DEBUG, logger="swfd.plugins")
+    sys.modules.pop(module, None)
+    with pytest.raises(PluginError):
+        plugins.load_plugins(["broken"])
+    (record,) = [r for r in caplog.records if r.exc_info]
+    assert record.levelno == logging.DEBUG
+    assert "'broken'" in record.getMessage() and module in record.getMessage()
+    text = caplog.text
+    assert "Traceback (most recent call last)" in text
+    assert f"{module}.py\", line 4, in connect" in text
 
 
 def test_allowlisted_plugin_not_installed_lists_what_is(site):

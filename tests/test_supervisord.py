@@ -87,6 +87,10 @@ def test_supervisorctl_stop_drains_the_daemon(tmp_path):
         supervisord.wait(30)
     finally:
         if supervisord.poll() is None:
-            supervisord.kill()
-            supervisord.wait(10)
-        d.close()
+            ctl("shutdown")  # stops swfd too; a bare kill would orphan it
+            try:
+                supervisord.wait(30)
+            except subprocess.TimeoutExpired:
+                supervisord.kill()
+                supervisord.wait(10)
+        d.close()  # kills whatever of the daemon is left, by the pids its log names

@@ -302,3 +302,36 @@ def test_a_task_returned_by_a_poll_outstanding_at_drain_is_still_processed(
     assert worker.exit_code == 0 and len(polls) == 1
     done = h.wait_for_event(swf_client, domain, run, "ActivityTaskCompleted")
     assert h.attrs(done)["result"] == '"late"'
+
+
+def test_handler_heartbeats_are_sent_promptly_coalesced_and_spaced(env, local_endpoint,
+                                                                    swf_client, domain):
+    """Heartbeat600 declares 600 s (a silent handler's keep-alive would come every 30 s)
+    and calls task.heartbeat() every 0.1 s: its calls are what reach SWF, at once for the
+    first, then coalesced to one per heartbeat_min_gap."""
+    import time
+
+    from swfd.swf.client import EMBEDDED_CREDENTIALS, make_client
+
+    settings, registry = env
+    client = make_client(local_endpoint.url, "us-east-1", credentials=EMBEDDED_CREDENTIALS)
+    sent: list[float] = []
+    client.meta.events.register("before-call.swf.RecordActivityTaskHeartbeat",
+                                lambda **_: sent.append(time.monotonic()))
+    pool = dataclasses.replace(h.pool_of(settings, "worker"), heartbeat_min_gap=0.5)
+    worker = h.LoopThread("worker", settings, pool, registry, client=client)
+    decider = h.LoopThread("decider", settings, h.pool_of(settings, "decider"), registry)
+    worker.start(), decider.start()
+    try:
+        run = run_activity(swf_client, domain, {"activity": "Heartbeat600",
+                                                "input": {"seconds": 3}})
+        events = h.wait_closed(swf_client, domain, run)
+        assert events[-1]["eventType"] == "WorkflowExecutionCompleted"
+        started = next(e for e in events if e["eventType"] == "ActivityTaskStarted")
+        done = next(e for e in events if e["eventType"] == "ActivityTaskCompleted")
+        ran = (done["eventTimestamp"] - started["eventTimestamp"]).total_seconds()
+        gaps = [b - a for a, b in zip(sent, sent[1:])]
+        assert 4 <= len(sent) <= ran / 0.5 + 1, sent  # ~30 calls coalesced to one per 0.5 s
+        assert min(gaps) >= 0.45, gaps
+    finally:
+        worker.stop(), decider.stop()

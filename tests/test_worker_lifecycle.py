@@ -15,6 +15,9 @@ import pytest
 from swfd.lifecycle import Lifecycle
 from swfd.testing import wait_for
 
+# Timing-sensitive: never side by side with the others of the group (pytest-xdist).
+pytestmark = pytest.mark.xdist_group("timing")
+
 CHILD = textwrap.dedent("""
     import json, sys, time
     from swfd.lifecycle import Lifecycle

@@ -23,11 +23,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Callable
 
+from swfd import metrics
 from swfd.arbiter.fork import fork_child
 from swfd.arbiter.report import Reporter
 from swfd.arbiter.respawn import Slot, Timing, boot_backoff
 from swfd.lifeline import Lifeline, is_cut
 from swfd.process import EXIT_ERROR, EXIT_OK, EXIT_RECYCLE, describe_status
+from swfd.scoreboard import Scoreboard, ScoreboardSlot
 from swfd.sigloop import SignalLoop, read_available
 
 log = logging.getLogger("swfd.arbiter")
@@ -48,8 +50,10 @@ class ChildSpec:
     name: str
     target: Callable[..., int]
     processes: int = 1
-    kind: str = "worker"  # worker | decider | registrar
+    kind: str = "worker"  # worker | decider | registrar | scaler
     give_up_after: int | None = None
+    max_processes: int | None = None  # autoscaled between processes and this
+    scale_down_delay: float = 60.0
 
 
 class Arbiter(SignalLoop):
@@ -63,17 +67,26 @@ class Arbiter(SignalLoop):
         parent_lifeline: int | None = None,
         heartbeat: float | None = None,
         timing: Timing | None = None,
+        scoreboard: Scoreboard | None = None,
+        scaler: ChildSpec | None = None,
+        name: str = "g0",
     ) -> None:
         super().__init__()
+        self.name = name  # the generation's, in each child's metrics identity
+        self.scoreboard = scoreboard
+        self.free_board = list(range(scoreboard.slots)) if scoreboard else []
         self.graceful_timeout = graceful_timeout
         self.timing = timing or Timing()
         self.reporter = reporter or Reporter(None)
         self.parent_lifeline = parent_lifeline
         self.heartbeat = heartbeat
         self.specs = {spec.name: spec for spec in pools}
-        self.slots = [Slot(spec.name, i) for spec in pools for i in range(spec.processes)]
+        self.slots = [self.new_slot(spec.name, i) for spec in pools for i in range(spec.processes)]
         self.registrar = registrar
         self.registrar_slot = Slot(registrar.name, 0) if registrar else None
+        self.scaler = scaler
+        self.scaler_slot = Slot(scaler.name, 0) if scaler else None
+        self.backlog: dict[str, int] = {}
         self.ready_pipe: tuple[int, int] = (-1, -1)
         self.lifeline: Lifeline | None = None
         self.phase = Phase.REGISTERING if registrar else Phase.RUNNING
@@ -83,7 +96,7 @@ class Arbiter(SignalLoop):
         self.drain_deadline: float | None = None
         self.kill_at: float | None = None
         self.next_alive: float | None = None
-        self.last_status: str | None = None
+        self.last_status: object = None
 
     # -- the loop ---------------------------------------------------------
 
@@ -135,7 +148,8 @@ class Arbiter(SignalLoop):
         if self.phase is Phase.REGISTERING and self.registrar_slot.pid is None:
             times.append(self.registrar_slot.next_spawn_at)
         if self.phase is Phase.RUNNING:
-            times += [s.next_spawn_at for s in self.slots if s.pid is None]
+            times += [s.next_spawn_at for s in (*self.slots, self.scaler_slot)
+                      if s is not None and s.pid is None]
         return min(times) if times else None
 
     def close(self) -> None:
@@ -172,6 +186,100 @@ class Arbiter(SignalLoop):
 
     def handle_usr2(self) -> None:
         log.info("SIGUSR2 ignored by a generation")
+
+    def handle_ttin(self) -> None:
+        """One more process in every pool, until the next reload (gunicorn's TTIN)."""
+        if self.phase is not Phase.RUNNING:
+            return
+        for name in self.fixed_pools():
+            used = {s.index for s in self.slots if s.pool == name}
+            index = next(i for i in range(len(used) + 1) if i not in used)
+            self.slots.append(self.new_slot(name, index))
+            log.info("SIGTTIN: pool %s now has %d processes (until the next reload)", name,
+                     self.pool_size(name))
+
+    def handle_ttou(self) -> None:
+        """One fewer process in every pool of more than one: the last slot's process
+        drains (finishes its task and its outstanding poll) and the slot goes."""
+        if self.phase is not Phase.RUNNING:
+            return
+        for name in self.fixed_pools():
+            live = [s for s in self.slots if s.pool == name and not s.retiring]
+            if len(live) <= 1:
+                log.info("SIGTTOU: pool %s keeps its one process", name)
+                continue
+            slot = max(live, key=lambda s: s.index)
+            slot.retiring = True
+            if slot.pid is None:
+                self.remove_slot(slot)
+            else:
+                self.signal_children([slot.pid], signal.SIGTERM)
+            log.info("SIGTTOU: pool %s now has %d processes (until the next reload)", name,
+                     self.pool_size(name))
+
+    def child_identity(self, slot: Slot) -> str:
+        """Whose metrics files a slot's child writes: the slot's, not the pid's, so a
+        respawned child carries on its predecessor's counters."""
+        return f"{self.name}-{slot.pool}-{slot.index}"
+
+    def fixed_pools(self) -> list[str]:
+        return [name for name, spec in self.specs.items() if spec.max_processes is None]
+
+    # -- autoscaling ---------------------------------------------------------------
+
+    def autoscale(self, pool: str, backlog: int) -> None:
+        """Grow a ``low..high`` pool when tasks wait and every child is busy; shrink it by
+        draining a child that has only polled for ``scale_down_delay`` (it finishes what
+        its outstanding poll returns: nothing is lost)."""
+        spec = self.specs[pool]
+        self.backlog[pool] = backlog
+        if spec.max_processes is None or self.phase is not Phase.RUNNING:
+            return
+        live = [s for s in self.slots if s.pool == pool and not s.retiring]
+        records = {id(s): self.record_of(s) for s in live}
+        busy = sum(records[id(s)].get("state") == "running" for s in live)
+        if backlog and busy >= len(live) and len(live) < spec.max_processes:
+            grow = min(spec.max_processes - len(live), backlog)
+            for _ in range(grow):
+                used = {s.index for s in self.slots if s.pool == pool}
+                self.slots.append(self.new_slot(pool, next(
+                    i for i in range(len(used) + 1) if i not in used)))
+            log.info("pool %s grows to %d processes (backlog %d, all %d busy)", pool,
+                     len(live) + grow, backlog, busy)
+            return
+        if len(live) <= spec.processes:
+            return
+        now = time.time()
+        idle = [s for s in live if s.pid is not None
+                and records[id(s)].get("state") == "polling"
+                and now - records[id(s)].get("since", now) >= spec.scale_down_delay]
+        if idle:
+            slot = max(idle, key=lambda s: s.index)
+            slot.retiring = True
+            self.signal_children([slot.pid], signal.SIGTERM)
+            log.info("pool %s shrinks to %d processes (#%d idle for %.0fs, backlog %d)", pool,
+                     len(live) - 1, slot.index, now - records[id(slot)]["since"], backlog)
+
+    def record_of(self, slot: Slot) -> dict:
+        """What the slot's child last wrote on the scoreboard ({} when unknown)."""
+        if self.scoreboard is None or slot.board_index is None or slot.pid is None:
+            return {}
+        record = self.scoreboard.read(slot.board_index) or {}
+        return record if record.get("pid") == slot.pid else {}
+
+    def new_slot(self, pool: str, index: int) -> Slot:
+        slot = Slot(pool, index)
+        if self.free_board:
+            slot.board_index = self.free_board.pop(0)
+        return slot
+
+    def remove_slot(self, slot: Slot) -> None:
+        self.slots.remove(slot)
+        if slot.board_index is not None:
+            self.free_board.append(slot.board_index)
+
+    def pool_size(self, name: str) -> int:
+        return sum(1 for s in self.slots if s.pool == name and not s.retiring)
 
     def parent_gone(self) -> None:
         log.warning("the supervisor is gone (its lifeline closed); draining")
@@ -217,8 +325,13 @@ class Arbiter(SignalLoop):
         data, _ = read_available(self.ready_pipe[0])
         by_pid = {s.pid: s for s in self.slots if s.pid is not None}
         for line in data.decode("ascii", "replace").splitlines():
-            word, _, pid = line.partition(" ")
-            slot = by_pid.get(int(pid)) if word == "ready" and pid.isdigit() else None
+            word, _, rest = line.partition(" ")
+            if word == "backlog":
+                pool, _, count = rest.partition(" ")
+                if pool in self.specs and count.isdigit():
+                    self.autoscale(pool, int(count))
+                continue
+            slot = by_pid.get(int(rest)) if word == "ready" and rest.isdigit() else None
             if slot is not None:
                 slot.ready(now)
 
@@ -236,6 +349,9 @@ class Arbiter(SignalLoop):
             if self.registrar_slot is not None and pid == self.registrar_slot.pid:
                 self.registrar_exited(status)
                 continue
+            if self.scaler_slot is not None and pid == self.scaler_slot.pid:
+                self.scaler_exited(status)
+                continue
             slot = next((s for s in self.slots if s.pid == pid), None)
             if slot is not None:
                 self.pool_child_exited(slot, status)
@@ -244,12 +360,19 @@ class Arbiter(SignalLoop):
         now = time.monotonic()
         text = describe_status(status)
         pid, ran_for, ready_at = slot.pid, now - slot.started_at, slot.ready_at
+        if self.scoreboard is not None and slot.board_index is not None:
+            self.scoreboard.clear(slot.board_index)
+        metrics.process_dead(self.child_identity(slot))
         code = os.waitstatus_to_exitcode(status)
-        if self.phase in (Phase.DRAINING, Phase.STOPPING):
+        if self.phase in (Phase.DRAINING, Phase.STOPPING) or slot.retiring:
             slot.pid = None
             log.info("%s pid %d exited (%s)", slot.pool, pid, text)
+            if slot.retiring:
+                self.remove_slot(slot)
             return
         delay = slot.exited(now, text, code == EXIT_RECYCLE, self.timing)
+        metrics.respawn(slot.pool, "recycle" if code == EXIT_RECYCLE else
+                        "boot_failure" if slot.boot_failures else "served")
         if code == EXIT_RECYCLE:
             log.info("%s pid %d recycled itself; replacing it", slot.pool, pid)
         elif not slot.boot_failures:
@@ -266,6 +389,16 @@ class Arbiter(SignalLoop):
             if limit is not None and slot.boot_failures >= limit:
                 self.fail(f"pool {slot.pool}: {slot.boot_failures} boot failures in a row "
                           f"(give_up_after = {limit}; last {text})", event="give_up")
+
+    def scaler_exited(self, status: int) -> None:
+        """The scaler is respawned with a boot backoff; the pools keep their sizes meanwhile."""
+        slot, now = self.scaler_slot, time.monotonic()
+        pid, text = slot.pid, describe_status(status)
+        if self.phase in (Phase.DRAINING, Phase.STOPPING):
+            slot.pid = None
+            return
+        delay = slot.exited(now, text, False, self.timing)
+        log.warning("scaler pid %d exited (%s); respawning in %.1fs", pid, text, delay)
 
     def registrar_exited(self, status: int) -> None:
         slot = self.registrar_slot
@@ -320,6 +453,9 @@ class Arbiter(SignalLoop):
             if slot.pid is None and now >= slot.next_spawn_at:
                 self.spawn(self.specs[slot.pool], slot, now)
                 now = time.monotonic()
+        scaler = self.scaler_slot
+        if scaler is not None and scaler.pid is None and now >= scaler.next_spawn_at:
+            self.spawn(self.scaler, scaler, now)
 
     def spawn(self, spec: ChildSpec, slot: Slot, now: float) -> None:
         close = [*self.wakeup, self.ready_pipe[0], self.lifeline.write_fd,
@@ -327,8 +463,17 @@ class Arbiter(SignalLoop):
         if self.parent_lifeline is not None:
             close.append(self.parent_lifeline)
 
+        board = None
+        if slot.board_index is not None:
+            board = ScoreboardSlot(self.scoreboard, slot.board_index, pool=spec.name,
+                                   slot=slot.index)
+
+        identity = self.child_identity(slot)
+
         def target() -> int:
-            return spec.target(lifeline_fd=self.lifeline.read_fd, ready_fd=self.ready_pipe[1])
+            metrics.set_identity(identity)
+            return spec.target(lifeline_fd=self.lifeline.read_fd, ready_fd=self.ready_pipe[1],
+                               board=board)
 
         try:
             pid = fork_child(target, spec.name, self.SIGNALS, close)
@@ -357,10 +502,34 @@ class Arbiter(SignalLoop):
             self.ready_reported = True
             log.info("every pool polls: %s", self.status_text())
             self.reporter.send("ready", status=self.status_text())
-        text = self.status_text()
-        if text != self.last_status:
-            self.last_status = text
-            self.reporter.send("status", status=text, degraded=self.degraded_pools())
+        text, pools = self.status_text(), self.pool_states()
+        shown = (text, [{k: v for k, v in p.items() if k != "next_try_in"} for p in pools])
+        if shown != self.last_status:
+            self.last_status = shown
+            self.reporter.send("status", status=text, degraded=self.degraded_pools(),
+                               pools=pools)
+
+    def pool_states(self) -> list[dict]:
+        """Each pool's sizes and health, for ``swfd status``."""
+        now = time.monotonic()
+        states = []
+        for name, spec in self.specs.items():
+            slots = [s for s in self.slots if s.pool == name and not s.retiring]
+            failing = [s for s in slots if s.boot_failures]
+            states.append({
+                "pool": name, "kind": spec.kind, "wanted": len(slots),
+                "min": spec.processes, "max": spec.max_processes or spec.processes,
+                "backlog": self.backlog.get(name),
+                "running": sum(s.pid is not None for s in slots),
+                "ready": sum(s.pid is not None and s.ready_at is not None for s in slots),
+                "degraded": name in self.degraded_pools(),
+                "boot_failures": max((s.boot_failures for s in failing), default=0),
+                "next_try_in": round(max((s.next_spawn_at - now for s in failing
+                                          if s.pid is None), default=0.0), 1),
+                "last_exit": max(failing, key=lambda s: s.boot_failures).last_exit
+                if failing else None,
+            })
+        return states
 
     def degraded_pools(self) -> list[str]:
         """Pools with a slot that failed to boot and has no ready process now."""
@@ -389,14 +558,16 @@ class Arbiter(SignalLoop):
         return [s.pid for s in self.slots if s.pid is not None]
 
     def registrar_pids(self) -> list[int]:
-        slot = self.registrar_slot
-        return [slot.pid] if slot is not None and slot.pid is not None else []
+        """The registrar's and the scaler's: helpers, drained with the pools."""
+        return [s.pid for s in (self.registrar_slot, self.scaler_slot)
+                if s is not None and s.pid is not None]
 
     def all_pids(self) -> list[int]:
         return self.pool_pids() + self.registrar_pids()
 
     def signal_children(self, pids: Sequence[int], sig: int) -> None:
-        slots = {s.pid: s for s in (*self.slots, self.registrar_slot) if s and s.pid}
+        slots = {s.pid: s for s in (*self.slots, self.registrar_slot, self.scaler_slot)
+                 if s and s.pid}
         for pid in pids:
             slot = slots.get(pid)
             if slot is None or (sig == signal.SIGKILL and sig in slot.signals_sent):

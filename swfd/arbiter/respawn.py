@@ -48,6 +48,8 @@ class Slot:
     boot_failures: int = 0
     next_spawn_at: float = 0.0
     last_exit: str | None = None
+    retiring: bool = False  # TTOU: its process drains and the slot goes with it
+    board_index: int | None = None  # its record on the scoreboard (swfd.scoreboard)
     signals_sent: set[int] = field(default_factory=set)
 
     @property

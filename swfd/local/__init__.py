@@ -1,10 +1,13 @@
 """swfd's local SWF endpoint: SWF's JSON 1.0 protocol on loopback, state in SQLite.
 
-``swfd.local.server.LocalEndpoint`` serves it (in-process, or ``swfd local``);
-``swfd.local.engine.Engine`` owns the state; ``swfd.local.validation`` checks
-requests against botocore's ``swf`` model; ``swfd.local.faults`` renders errors.
-It binds 127.0.0.1 and accepts any credentials: it is a development and
-embedded endpoint, not a multi-user service.
+``swfd.local.server.LocalEndpoint`` serves it (in-process, or ``swfd local``,
+see ``swfd.local.main``) with ``swfd.local.protocol``'s HTTP server in front of
+``swfd.local.engine.Engine``, which owns the state;
+``swfd.local.validation`` checks requests against botocore's ``swf`` model;
+``swfd.local.faults`` renders errors. It binds 127.0.0.1 and, without keys,
+accepts any credentials: it is a development and embedded endpoint, not a
+multi-user service. Another address needs ``allow_remote`` and keys, and then
+every request's SigV4 signature is verified (``swfd.local.auth``).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from swfd.local.server import main_local
+from swfd.local.main import main_local
 
 if __name__ == "__main__":
     sys.exit(main_local(sys.argv[1:]))

@@ -146,11 +146,7 @@ class DecisionOps:
         ex = self.open_runs.get(run_id)
         d = ex.decision if ex is not None else None
         if d is None or d.scheduled_id != scheduled_id or d.started_id != started_id:
-            raise SWFFault(
-                "UnknownResourceFault",
-                f"Unknown decision task (run {run_id}, scheduledEventId {scheduled_id}): it "
-                "was completed or timed out, or its workflow execution closed",
-            )
+            raise SWFFault("UnknownResourceFault", "Unknown decision task")
         return ex, d
 
     def _failed(self, ex: Execution, event_type: str, attrs: dict) -> None:

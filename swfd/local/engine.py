@@ -34,31 +34,50 @@ choice open):
 * The 25,000th event of a history is its WorkflowExecutionTerminated
   (EVENT_LIMIT_EXCEEDED); the rest of a batch that crosses it is dropped.
 * Closed executions past their domain's retention are invisible at once and
-  deleted by a sweep every minute.
+  deleted by a sweep every minute (``retention.py``: in batches that release
+  the lock).
+* TerminateWorkflowExecution records ``cause: OPERATOR_INITIATED``, as the
+  service does and as the enum provides for (the API reference's note on
+  ``cause`` describes only the automatic causes; it does not say an operator's
+  termination has none).
+* ARNs carry the region of the request's SigV4 credential scope (the account
+  id is always 000000000000): one endpoint serves every region's name.
+
+A database error (a damaged page, a full disk) fails the call it happened in
+with a 500 ``InternalFailure`` and is logged once a minute per distinct error
+(``ratelog.py``); the state is then reloaded from SQLite before the next call,
+and while that fails every call is a 500 (retried at most once a second), never
+a half-loaded state. Timers back off on errors (``timers.py``).
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
+import time
 from typing import Callable
 
 from swfd.local.decisions import DecisionOps
 from swfd.local.faults import SWFFault
 from swfd.local.query_ops import QueryOps
-from swfd.local.registry_ops import RegistryOps
+from swfd.local.ratelog import RateLimitedLog
+from swfd.local.registry_ops import DEFAULT_REGION, RegistryOps
+from swfd.local.retention import RetentionSweeper
 from swfd.local.state import MAX_EVENTS, Activity, Execution, attributes_key, compact, now
-from swfd.local.store import EndpointLockedError, SchemaVersionError, Store
+from swfd.local.store import DatabaseFileError, EndpointLockedError, SchemaVersionError, Store
 from swfd.local.task_ops import TaskOps
 from swfd.local.tasks import TaskQueues
 from swfd.local.timers import TimerSchedule
 from swfd.local.workflow_ops import WorkflowOps
 
-__all__ = ["EndpointLockedError", "Engine", "SchemaVersionError"]
+__all__ = ["DatabaseFileError", "EndpointLockedError", "Engine", "SchemaVersionError"]
 
 log = logging.getLogger(__name__)
 
-RETENTION_SWEEP_SECONDS = 60.0
+# While the state cannot be reloaded from SQLite, a reload is tried at most this often.
+RELOAD_RETRY_SECONDS = 1.0
+POLLS = frozenset({"PollForActivityTask", "PollForDecisionTask"})
 
 
 class Engine(RegistryOps, WorkflowOps, TaskOps, DecisionOps, QueryOps):
@@ -72,30 +91,49 @@ class Engine(RegistryOps, WorkflowOps, TaskOps, DecisionOps, QueryOps):
         # False once the endpoint is orphaned (its supervisor is gone): every poll is
         # answered empty and no task is assigned; every other operation is served.
         self.handing_out = True
-        self.store = Store(database)
+        # The region of the call being served (ARNs name it); set under the lock.
+        self.region = DEFAULT_REGION
+        self.errors = RateLimitedLog(log)
+        # Set when a reload from SQLite failed: every call is a 500 until one succeeds.
+        self._broken_since: float | None = None
+        self._reload_at = 0.0
+        self.store = Store(database, self.lock)
         self.queues = TaskQueues(self.lock)
-        self.timers = TimerSchedule(self.lock, self._fire_timer, self._timer_live)
+        self.timers = TimerSchedule(self.lock, self._fire_timer, self._timer_live, self.errors)
         self._dirty: dict[str, Execution] = {}
         self._dirty_acts: dict[tuple[str, int], Activity | None] = {}
         self._batch_run: str | None = None
         with self.lock:
             self._load()
-            self.timers.add(now(), "retention", "")
             self.timers.start()
+        self.retention = RetentionSweeper(self)
+        self.retention.start()
 
     # -- plumbing -------------------------------------------------------------------
 
-    def call(self, operation: str, params: dict) -> dict:
-        """Run one SWF operation on an already validated request body."""
-        handler: Callable[[dict], dict] | None = getattr(self, f"op_{operation}", None)
+    def call(self, operation: str, params: dict, *, region: str | None = None,
+             poller=None) -> dict:
+        """Run one SWF operation on an already validated request body.
+
+        ``region`` is the request's SigV4 region (ARNs name it); ``poller`` the
+        server's watch of a poll's connection (see ``task_ops``), None in
+        aws-faithful mode. An unexpected error, a database error among them, is
+        logged (rate-limited) and raised as a 500 ``InternalFailure``.
+        """
+        handler: Callable[..., dict] | None = getattr(self, f"op_{operation}", None)
         if handler is None:
             raise SWFFault("UnknownOperationException", f"Unknown operation {operation}")
         with self.lock:
             if self.closed:
                 raise SWFFault("ServiceUnavailable", "the local endpoint is shutting down", 503)
-            return self._transaction(lambda: handler(params))
+            if self._broken_since is not None:
+                self._retry_reload()
+            self.region = region or DEFAULT_REGION
+            if poller is not None and operation in POLLS:
+                return self._transaction(lambda: handler(params, poller), operation)
+            return self._transaction(lambda: handler(params), operation)
 
-    def _transaction(self, body: Callable[[], dict]) -> dict:
+    def _transaction(self, body: Callable[[], dict], where: str = "timer") -> dict:
         self._dirty = {}
         self._dirty_acts = {}
         try:
@@ -109,10 +147,14 @@ class Engine(RegistryOps, WorkflowOps, TaskOps, DecisionOps, QueryOps):
             else:
                 self.store.rollback()
             raise
-        except BaseException:
-            log.exception("local endpoint: transaction failed; reloading state from SQLite")
+        except Exception as exc:  # noqa: BLE001 - logged (rate-limited), answered as a 500
+            database_error = isinstance(exc, sqlite3.Error)
+            what = f"database error ({exc})" if database_error else \
+                f"unexpected error ({type(exc).__name__})"
+            self.errors.error(where, exc, f"local endpoint: {what} in {where}; the call "
+                              f"failed (500) and the state is reloaded from {self.database}")
             self._restore()
-            raise
+            raise SWFFault("InternalFailure", f"Internal error in {where}", 500) from None
         return result
 
     def flush(self) -> None:
@@ -135,15 +177,38 @@ class Engine(RegistryOps, WorkflowOps, TaskOps, DecisionOps, QueryOps):
         self._dirty_acts = {}
 
     def _restore(self) -> None:
-        self.store.rollback()
+        """Throw away what the failed transaction did: rebuild memory from SQLite.
+
+        If that fails too (the file is unreadable now), the engine is marked broken:
+        calls answer 500 and retry the reload at most once a second.
+        """
         self._dirty = {}
         self._dirty_acts = {}
         self._batch_run = None
         self.queues.clear()
         self.timers.clear()
-        self._load()
-        self.timers.add(now(), "retention", "")
+        try:
+            self.store.rollback()
+            self._load()
+        except Exception as exc:  # noqa: BLE001 - reported; retried by the next call
+            if self._broken_since is None:
+                self._broken_since = time.monotonic()
+            self._reload_at = time.monotonic() + RELOAD_RETRY_SECONDS
+            self.errors.error("reload", exc, f"local endpoint: cannot reload the state from "
+                              f"{self.database} ({type(exc).__name__}: {exc}); every call "
+                              "fails (500) until it can")
+        else:
+            if self._broken_since is not None:
+                log.warning("local endpoint: state reloaded from %s after %.0fs of errors",
+                            self.database, time.monotonic() - self._broken_since)
+            self._broken_since = None
         self.queues.wake_all()
+
+    def _retry_reload(self) -> None:
+        if time.monotonic() >= self._reload_at:
+            self._restore()
+        if self._broken_since is not None:
+            raise SWFFault("InternalFailure", "Internal error: the database is unavailable", 500)
 
     def _load(self) -> None:
         self.domains = self.store.load_domains()
@@ -207,6 +272,8 @@ class Engine(RegistryOps, WorkflowOps, TaskOps, DecisionOps, QueryOps):
             self.closed = True
             self.queues.wake_all()
         self.timers.stop()
+        self.retention.stop()
+        self.store.stop_checkpoints()  # not under the lock: the checkpointer may wait for it
         with self.lock:
             self.store.close()
 
@@ -252,21 +319,15 @@ class Engine(RegistryOps, WorkflowOps, TaskOps, DecisionOps, QueryOps):
         self._dirty_acts[(ex.run_id, act.scheduled_id)] = None
 
     def _fire_timer(self, kind: str, run_id: str, ref: object, deadline: float) -> None:
-        if self.closed:
-            return
-        if kind == "retention":
-            self._transaction(self._purge_expired)
-            self.timers.add(now() + RETENTION_SWEEP_SECONDS, "retention", "")
+        if self.closed or self._broken_since is not None:
             return
         ex = self.open_runs.get(run_id)
         if ex is None:
             return
-        self._transaction(lambda: self.fire(kind, ex, ref) or {})
+        self._transaction(lambda: self.fire(kind, ex, ref) or {}, f"{kind} timer")
 
     def _timer_live(self, kind: str, run_id: str, ref: object) -> bool:
         """False for a timer entry whose cause is gone (checked when the heap is filtered)."""
-        if kind == "retention":
-            return True
         ex = self.open_runs.get(run_id)
         if ex is None:
             return False
@@ -278,8 +339,3 @@ class Engine(RegistryOps, WorkflowOps, TaskOps, DecisionOps, QueryOps):
             timer = ex.timers.get(ref[0])
             return timer is not None and timer.started_id == ref[1]
         return True
-
-    def _purge_expired(self) -> dict:
-        for dom in list(self.domains.values()):
-            self.store.purge_closed(dom["name"], now() - self.retention_seconds(dom))
-        return {}

@@ -24,6 +24,9 @@ _CORAL_NAMESPACES = {
     "InternalFailure": "com.amazon.coral.service",
     "AccessDeniedException": "com.amazon.coral.service",
     "MissingAuthenticationTokenException": "com.amazon.coral.service",
+    "IncompleteSignatureException": "com.amazon.coral.service",
+    "InvalidSignatureException": "com.amazon.coral.service",
+    "UnrecognizedClientException": "com.amazon.coral.service",
 }
 
 

@@ -3,7 +3,10 @@
 Why split open and closed: open executions are all in memory, so listing and
 counting them never touches SQLite; closed ones are read through the indexes
 of ``store.py`` (domain + start or close time), so the cost of a query
-depends on what it returns, not on how many executions were ever closed.
+depends on what it returns, not on how many executions were ever closed. A
+closed execution's summary (WorkflowExecutionInfo) comes from its columns,
+never from decoding its state (``summaries.py``), and a count is answered
+from an index alone.
 Closed executions older than their domain's retention are invisible even
 before the periodic sweep deletes them.
 """
@@ -13,6 +16,7 @@ from __future__ import annotations
 from swfd.local.faults import SWFFault
 from swfd.local.paging import INTEGER, NUMBER, key_of, key_token, page, page_size
 from swfd.local.state import Execution, compact, now
+from swfd.local.summaries import CLOSE_TS, SEQ, START_TS, ClosedInfos
 
 _ONE_OF = ("executionFilter", "typeFilter", "tagFilter", "closeStatusFilter")
 
@@ -32,8 +36,7 @@ class QueryOps:
         if ex is None or ex.close_ts <= now() - self.retention_seconds(dom):
             raise SWFFault(
                 "UnknownResourceFault",
-                f"Unknown execution: WorkflowExecution=[workflowId={wid}, runId={run_id or ''}]"
-                f" in domain {domain}",
+                f"Unknown execution: WorkflowExecution=[workflowId={wid}, runId={run_id or ''}]",
             )
         return ex, False
 
@@ -140,7 +143,9 @@ class QueryOps:
                            "exactly one of startTimeFilter and closeTimeFilter must be given")
         column = "start_ts" if p.get("startTimeFilter") else "close_ts"
         tf = p.get("startTimeFilter") or p.get("closeTimeFilter")
-        where = [f"{column} >= ?", "close_ts > ?"]
+        # "+close_ts": the retention bound must not steer SQLite to the other index; the
+        # time column's index covers every column a count filters on but the type and tag.
+        where = [f"{column} >= ?", "+close_ts > ?"]
         args: list = [tf.get("oldestDate", 0), now() - self.retention_seconds(dom)]
         if tf.get("latestDate") is not None:
             where.append(f"{column} <= ?")
@@ -170,18 +175,20 @@ class QueryOps:
             where.append(f"({column}, seq) {'<' if descending else '>'} (?, ?)")
             args.extend(after)
         size = page_size(p)
-        rows = self.store.closed_executions(p["domain"], where, args, column, descending,
-                                            size + 1, 0)
+        rows = self.store.closed_summaries(p["domain"], where, args, column, descending,
+                                           size + 1)
         more = len(rows) > size
         rows = rows[:size]
-        attr = "start_ts" if column == "start_ts" else "close_ts"
+        last = rows[-1] if rows else None
         return compact({
-            "executionInfos": [e.info() for e in rows],
+            "executionInfos": ClosedInfos(rows),
             "nextPageToken": key_token("ListClosedWorkflowExecutions",
-                                       (getattr(rows[-1], attr), rows[-1].seq))
+                                       (last[START_TS] if column == "start_ts"
+                                        else last[CLOSE_TS], last[SEQ]))
             if more else None,
         })
 
     def op_CountClosedWorkflowExecutions(self, p: dict) -> dict:
         where, args, _ = self._closed_query(p)
         return {"count": self.store.count_closed(p["domain"], where, args), "truncated": False}
+

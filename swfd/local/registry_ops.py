@@ -2,6 +2,11 @@
 
 Why separate: these are small, rarely called and independent of execution
 state; they are held in memory (a handful of rows) and written through.
+
+A domain's ARN names the region the request was signed for (its SigV4
+credential scope; ``us-east-1`` when unsigned) and the account 000000000000:
+one endpoint answers for every region, and an ARN is accepted only from a
+request for the region it names, as a regional service would.
 """
 
 from __future__ import annotations
@@ -10,7 +15,8 @@ from swfd.local.faults import SWFFault
 from swfd.local.paging import TEXT, page
 from swfd.local.state import MAX_TAGS, compact, now, seconds
 
-ARN_PREFIX = "arn:aws:swf:us-east-1:000000000000:/domain/"
+DEFAULT_REGION = "us-east-1"
+ACCOUNT_ID = "000000000000"
 # SWF quotas: registered + deprecated domains per account and region; types per domain.
 MAX_DOMAINS = 100
 MAX_TYPES_PER_DOMAIN = 10_000
@@ -25,6 +31,12 @@ _WORKFLOW_DEFAULTS = (
     "defaultTaskPriority", "defaultChildPolicy", "defaultLambdaRole",
 )
 _KIND_KEY = {"activity": "activityType", "workflow": "workflowType"}
+_KIND_LABEL = {"activity": "ActivityType", "workflow": "WorkflowType"}
+
+
+def _type_label(kind: str, ref: dict) -> str:
+    """SWF's name for a type in its messages: ``ActivityType=[name=A, version=1]``."""
+    return f"{_KIND_LABEL[kind]}=[name={ref['name']}, version={ref['version']}]"
 
 
 class RegistryOps:
@@ -46,11 +58,10 @@ class RegistryOps:
         if name in self.domains:
             raise SWFFault("DomainAlreadyExistsFault", f"Domain already exists: {name}")
         if len(self.domains) >= MAX_DOMAINS:
-            raise SWFFault("LimitExceededFault",
-                           f"cannot register domain {name}: the quota is {MAX_DOMAINS} domains")
+            raise SWFFault("LimitExceededFault", f"Domain limit exceeded: {MAX_DOMAINS}")
         tags = p.get("tags") or []
         if len(tags) > MAX_TAGS:
-            raise SWFFault("TooManyTagsFault", f"domain {name}: more than {MAX_TAGS} tags")
+            raise SWFFault("TooManyTagsFault", f"Too many tags: at most {MAX_TAGS}")
         retention = p["workflowExecutionRetentionPeriodInDays"]
         dom = compact({
             "name": name, "status": "REGISTERED", "description": p.get("description"),
@@ -70,7 +81,7 @@ class RegistryOps:
     def _domain_info(self, dom: dict) -> dict:
         return compact({
             "name": dom["name"], "status": dom["status"], "description": dom.get("description"),
-            "arn": ARN_PREFIX + dom["name"],
+            "arn": self._arn_prefix() + dom["name"],
         })
 
     def op_ListDomains(self, p: dict) -> dict:
@@ -87,7 +98,7 @@ class RegistryOps:
     def op_DeprecateDomain(self, p: dict) -> dict:
         dom = self.domain(p["name"], registered=False)
         if dom["status"] == "DEPRECATED":
-            raise SWFFault("DomainDeprecatedFault", f"Domain is already deprecated: {p['name']}")
+            raise SWFFault("DomainDeprecatedFault", f"Domain already deprecated: {p['name']}")
         dom["status"] = "DEPRECATED"
         self.store.save_domain(dom)
         # API reference: "Deprecating a domain also deprecates all activity and workflow
@@ -102,7 +113,7 @@ class RegistryOps:
     def op_UndeprecateDomain(self, p: dict) -> dict:
         dom = self.domain(p["name"], registered=False)
         if dom["status"] == "REGISTERED":
-            raise SWFFault("DomainAlreadyExistsFault", f"Domain is not deprecated: {p['name']}")
+            raise SWFFault("DomainAlreadyExistsFault", f"Domain already exists: {p['name']}")
         dom["status"] = "REGISTERED"
         self.store.save_domain(dom)
         return {}
@@ -113,10 +124,17 @@ class RegistryOps:
 
     # -- tags -----------------------------------------------------------------------
 
+    def _arn_prefix(self) -> str:
+        region = self.region
+        partition = ("aws-cn" if region.startswith("cn-") else
+                     "aws-us-gov" if region.startswith("us-gov-") else "aws")
+        return f"arn:{partition}:swf:{region}:{ACCOUNT_ID}:/domain/"
+
     def _domain_by_arn(self, arn: str) -> dict:
-        if not arn.startswith(ARN_PREFIX):
+        prefix = self._arn_prefix()
+        if not arn.startswith(prefix) or arn[len(prefix):] not in self.domains:
             raise SWFFault("UnknownResourceFault", f"Unknown resource: {arn}")
-        return self.domain(arn[len(ARN_PREFIX):], registered=False)
+        return self.domain(arn[len(prefix):], registered=False)
 
     def op_ListTagsForResource(self, p: dict) -> dict:
         return {"tags": list(self._domain_by_arn(p["resourceArn"]).get("tags", []))}
@@ -127,7 +145,7 @@ class RegistryOps:
         for tag in p["tags"]:
             tags[tag["key"]] = compact(tag)
         if len(tags) > MAX_TAGS:
-            raise SWFFault("TooManyTagsFault", f"{p['resourceArn']}: more than {MAX_TAGS} tags")
+            raise SWFFault("TooManyTagsFault", f"Too many tags: at most {MAX_TAGS}")
         dom["tags"] = list(tags.values())
         self.store.save_domain(dom)
         return {}
@@ -150,7 +168,7 @@ class RegistryOps:
         if typ is None:
             raise SWFFault(
                 "UnknownResourceFault",
-                f"Unknown type: {_KIND_KEY[kind]}=[name={ref['name']}, version={ref['version']}]",
+                f"Unknown type: {_type_label(kind, ref)}",
             )
         return typ
 
@@ -158,13 +176,9 @@ class RegistryOps:
         self.domain(p["domain"])
         key = (p["domain"], kind, p["name"], p["version"])
         if key in self.types:
-            raise SWFFault(
-                "TypeAlreadyExistsFault",
-                f"{_KIND_KEY[kind]}=[name={p['name']}, version={p['version']}] already exists",
-            )
+            raise SWFFault("TypeAlreadyExistsFault", _type_label(kind, p))
         if sum(1 for k in self.types if k[0] == p["domain"]) >= MAX_TYPES_PER_DOMAIN:
-            raise SWFFault("LimitExceededFault", f"cannot register {p['name']}/{p['version']}: "
-                           f"domain {p['domain']} has {MAX_TYPES_PER_DOMAIN} types (the quota)")
+            raise SWFFault("LimitExceededFault", f"Type limit exceeded: {MAX_TYPES_PER_DOMAIN}")
         body = {
             "name": p["name"], "version": p["version"], "status": "REGISTERED",
             "description": p.get("description"), "creationDate": now(),
@@ -202,11 +216,11 @@ class RegistryOps:
     def _set_type_status(self, kind: str, p: dict, deprecate: bool) -> dict:
         ref = p[_KIND_KEY[kind]]
         typ = self._type_or_fault(kind, p["domain"], ref)
-        label = f"{_KIND_KEY[kind]}=[name={ref['name']}, version={ref['version']}]"
+        label = _type_label(kind, ref)
         if deprecate and typ["status"] == "DEPRECATED":
-            raise SWFFault("TypeDeprecatedFault", f"{label} is already deprecated")
+            raise SWFFault("TypeDeprecatedFault", label)
         if not deprecate and typ["status"] == "REGISTERED":
-            raise SWFFault("TypeAlreadyExistsFault", f"{label} is not deprecated")
+            raise SWFFault("TypeAlreadyExistsFault", label)
         typ["status"] = "DEPRECATED" if deprecate else "REGISTERED"
         if deprecate:
             typ["deprecationDate"] = now()
@@ -219,11 +233,7 @@ class RegistryOps:
         ref = p[_KIND_KEY[kind]]
         typ = self._type_or_fault(kind, p["domain"], ref)
         if typ["status"] != "DEPRECATED":
-            raise SWFFault(
-                "TypeNotDeprecatedFault",
-                f"{_KIND_KEY[kind]}=[name={ref['name']}, version={ref['version']}] "
-                "must be deprecated before it is deleted",
-            )
+            raise SWFFault("TypeNotDeprecatedFault", _type_label(kind, ref))
         key = (p["domain"], kind, ref["name"], ref["version"])
         del self.types[key]
         self.store.delete_type(key)

@@ -4,26 +4,39 @@ Why this shape: open executions live in memory (``state.py``) and each call
 writes what it changed here before it answers, in one transaction, so a
 ``kill -9`` loses nothing acknowledged. Closed executions live only here; the
 queries the endpoint makes on them (describe, history, list closed) go through
-indexes, so their cost does not grow with their number. The schema carries a
-``PRAGMA user_version`` so a newer, unknown layout is refused rather than
-misread. An exclusive ``flock`` on a sidecar ``.lock`` file keeps a second
-endpoint off the same database.
+indexes, so their cost does not grow with their number. Lists and counts of
+closed executions read summary columns through covering indexes (no JSON is
+decoded per row, no table row visited for a count). Retention deletes in
+batches (``purge_batch``), so the engine's lock is never held for long.
+The schema carries a ``PRAGMA user_version`` so a newer, unknown layout is
+refused rather than misread; a file that is not an SQLite database, is
+truncated or damaged, or is another program's, is refused with the file named
+(``integrity.py``). An exclusive ``flock`` on a sidecar ``.lock`` file keeps a
+second endpoint off the same database.
 """
 
 from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import sqlite3
+import threading
+import time
 from collections.abc import Iterable
 from typing import Any
 
+from swfd.local import integrity, summaries
+from swfd.local.checkpoints import Checkpointer
 from swfd.local.state import Activity, Execution, activity_from_json, activity_json
+
+log = logging.getLogger(__name__)
 
 # 1: first layout (open activities inside the execution's state, no seq column).
 # 2: activities table; executions.seq (start order).
-SCHEMA_VERSION = 2
+# 3: summary columns (parent, cancel_requested) and covering indexes for closed lists.
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS domains (
@@ -37,13 +50,14 @@ CREATE TABLE IF NOT EXISTS executions (
     run_id TEXT PRIMARY KEY, domain TEXT NOT NULL, workflow_id TEXT NOT NULL,
     type_name TEXT NOT NULL, type_version TEXT NOT NULL,
     start_ts REAL NOT NULL, close_ts REAL, close_status TEXT, is_open INTEGER NOT NULL,
-    tags TEXT NOT NULL, seq INTEGER NOT NULL, state TEXT NOT NULL
+    tags TEXT NOT NULL, seq INTEGER NOT NULL, state TEXT NOT NULL,
+    parent_wid TEXT, parent_rid TEXT, cancel_requested INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS executions_open ON executions (is_open) WHERE is_open = 1;
-CREATE INDEX IF NOT EXISTS executions_closed_start
-    ON executions (domain, start_ts) WHERE is_open = 0;
-CREATE INDEX IF NOT EXISTS executions_closed_close
-    ON executions (domain, close_ts) WHERE is_open = 0;
+CREATE INDEX IF NOT EXISTS executions_closed_by_start
+    ON executions (domain, start_ts, seq, close_ts, close_status, is_open) WHERE is_open = 0;
+CREATE INDEX IF NOT EXISTS executions_closed_by_close
+    ON executions (domain, close_ts, seq, close_status, is_open) WHERE is_open = 0;
 CREATE INDEX IF NOT EXISTS executions_workflow_id ON executions (domain, workflow_id);
 CREATE TABLE IF NOT EXISTS activities (
     run_id TEXT NOT NULL, scheduled_id INTEGER NOT NULL, body TEXT NOT NULL,
@@ -55,6 +69,23 @@ CREATE TABLE IF NOT EXISTS events (
 ) WITHOUT ROWID;
 """
 
+# What each table must hold for this code to read it (the schema check at start).
+_TABLES = {
+    "domains": {"name", "body"},
+    "types": {"domain", "kind", "name", "version", "body"},
+    "executions": {"run_id", "domain", "workflow_id", "type_name", "type_version", "start_ts",
+                   "close_ts", "close_status", "is_open", "tags", "seq", "state", "parent_wid",
+                   "parent_rid", "cancel_requested"},
+    "activities": {"run_id", "scheduled_id", "body"},
+    "events": {"run_id", "event_id", "body"},
+}
+
+# The columns a closed execution's summary (WorkflowExecutionInfo) is built from.
+SUMMARY_COLUMNS = summaries.COLUMNS
+
+# A WAL larger than this is truncated back to it after each checkpoint.
+JOURNAL_SIZE_LIMIT = 16 * 1024 * 1024
+
 
 class EndpointLockedError(RuntimeError):
     """Another local endpoint holds this database."""
@@ -64,17 +95,25 @@ class SchemaVersionError(RuntimeError):
     """The database was written by a newer swfd with a schema this one cannot read."""
 
 
+DatabaseFileError = integrity.DatabaseFileError
+
+
 class Store:
     """One SQLite connection, used only under the engine's lock."""
 
-    def __init__(self, database: str) -> None:
+    def __init__(self, database: str, lock=None) -> None:
+        """``lock``: the engine's lock (the checkpointer finishes a checkpoint under it)."""
         self.database = database
+        self._engine_lock = lock if lock is not None else threading.RLock()
         self._lock_file = None
         self.closed = False
+        self.checkpointer: Checkpointer | None = None
+        new = True
         if database != ":memory:":
+            new = integrity.prepare(database)
             self._take_lock(database + ".lock")
         try:
-            self._open(database)
+            self._open(database, new)
         except BaseException:
             # Keep nothing half done (an upgrade), and do not keep the lock either.
             db = getattr(self, "db", None)
@@ -86,21 +125,67 @@ class Store:
             self.close()
             raise
 
-    def _open(self, database: str) -> None:
-        self.db = sqlite3.connect(database, check_same_thread=False, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise SchemaVersionError(
-                f"database {database} has schema version {version}; this swfd understands "
-                f"up to {SCHEMA_VERSION}: upgrade swfd or use another database file"
-            )
-        if version == 1:
-            self._upgrade_from_1()
-        self.db.executescript(_SCHEMA)
-        self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        self.db.execute("BEGIN")
+    def _open(self, database: str, new: bool) -> None:
+        try:
+            self.db = sqlite3.connect(database, check_same_thread=False, isolation_level=None)
+            if not new:
+                integrity.quick_check(self.db, database, os.path.getsize(database))
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
+            # Checkpoints run off the engine's lock (checkpoints.py); a truncating one
+            # there may briefly hold the writer: wait for it rather than fail.
+            self.db.execute("PRAGMA wal_autocheckpoint=0")
+            self.db.execute("PRAGMA busy_timeout=10000")
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise SchemaVersionError(
+                    f"database {database} has schema version {version}; this swfd understands "
+                    f"up to {SCHEMA_VERSION}: upgrade swfd or use another database file"
+                )
+            self._check_schema(version)
+            if version == 1:
+                self._upgrade_from_1()
+            if version in (1, 2):
+                self._upgrade_to_3()
+            self.db.executescript(_SCHEMA)
+            self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            self.db.execute("BEGIN")
+            if database != ":memory:":
+                integrity.warn_if_shared(database)
+                self.checkpointer = Checkpointer(database, self._engine_lock)
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) and "readonly" in str(exc):
+                raise DatabaseFileError(
+                    f"database {database}: SQLite cannot write it ({exc}); make the file "
+                    "and its directory writable, or choose another --database") from None
+            raise integrity.damaged(database, f"SQLite cannot use it ({exc})") from None
+
+    def _check_schema(self, version: int) -> None:
+        """A file with tables that are not ours is foreign; ours without a table is damaged."""
+        tables = {name for (name,) in self.db.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")}
+        if version == 0:
+            if tables:
+                raise integrity.damaged(
+                    self.database, "not an swfd local endpoint database (schema version 0, "
+                    f"tables {', '.join(sorted(tables)[:5])}): another program's file?")
+            return
+        missing = [t for t in _TABLES if t not in tables and not (version == 1 and
+                                                                   t == "activities")]
+        if missing:
+            raise integrity.damaged(self.database, f"schema version {version} but no table "
+                                    f"{', '.join(missing)}")
+        for table, wanted in _TABLES.items():
+            if table not in tables:
+                continue
+            have = {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}
+            lacking = wanted - have
+            if version < 3 and table == "executions":
+                lacking -= {"seq", "parent_wid", "parent_rid", "cancel_requested"}
+            if lacking:
+                raise integrity.damaged(self.database, f"table {table} lacks the columns "
+                                        f"{', '.join(sorted(lacking))}")
 
     def _upgrade_from_1(self) -> None:
         """Schema 1 -> 2: add executions.seq, move open activities to their own table."""
@@ -121,8 +206,30 @@ class Store:
         self.db.execute("PRAGMA user_version=2")
         self.db.execute("COMMIT")
 
+    def _upgrade_to_3(self) -> None:
+        """Schema 2 -> 3: summary columns from each execution's state; new indexes."""
+        self.db.execute("BEGIN")
+        have = {row[1] for row in self.db.execute("PRAGMA table_info(executions)")}
+        for column, kind in (("parent_wid", "TEXT"), ("parent_rid", "TEXT"),
+                             ("cancel_requested", "INTEGER NOT NULL DEFAULT 0")):
+            if column not in have:
+                self.db.execute(f"ALTER TABLE executions ADD COLUMN {column} {kind}")
+        self.db.execute(
+            "UPDATE executions SET parent_wid = json_extract(state, '$.parent.workflowId'),"
+            " parent_rid = json_extract(state, '$.parent.runId'),"
+            " cancel_requested = coalesce(json_extract(state, '$.cancel_requested'), 0)")
+        self.db.execute("DROP INDEX IF EXISTS executions_closed_start")
+        self.db.execute("DROP INDEX IF EXISTS executions_closed_close")
+        self.db.execute("PRAGMA user_version=3")
+        self.db.execute("COMMIT")
+
     def _take_lock(self, path: str) -> None:
-        handle = open(path, "a+")  # noqa: SIM115 - held open: the flock lives with it
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise DatabaseFileError(f"database {self.database}: cannot open its lock file "
+                                    f"{path} ({exc.strerror or exc})") from None
+        handle = os.fdopen(fd, "a+")  # held open: the flock lives with it
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -148,13 +255,22 @@ class Store:
     def commit(self) -> None:
         self.db.execute("COMMIT")
         self.db.execute("BEGIN")
+        if self.checkpointer is not None:
+            self.checkpointer.after_commit(self.db.total_changes)
 
     def rollback(self) -> None:
         self.db.execute("ROLLBACK")
         self.db.execute("BEGIN")
 
+    def stop_checkpoints(self) -> None:
+        """Stop the checkpointer; call without holding the engine's lock, before close()."""
+        checkpointer, self.checkpointer = self.checkpointer, None
+        if checkpointer is not None:
+            checkpointer.stop()
+
     def close(self) -> None:
         self.closed = True
+        self.stop_checkpoints()
         try:
             if self.db.in_transaction:
                 self.db.execute("COMMIT")
@@ -200,14 +316,16 @@ class Store:
                 "INSERT OR REPLACE INTO events (run_id, event_id, body) VALUES (?, ?, ?)",
                 [(ex.run_id, e["eventId"], json.dumps(e)) for e in new],
             )
+        parent = ex.parent or {}
         self.db.execute(
             "INSERT OR REPLACE INTO executions (run_id, domain, workflow_id, type_name,"
-            " type_version, start_ts, close_ts, close_status, is_open, tags, seq, state)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            " type_version, start_ts, close_ts, close_status, is_open, tags, seq, state,"
+            " parent_wid, parent_rid, cancel_requested) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 ex.run_id, ex.domain, ex.workflow_id, ex.workflow_type["name"],
                 ex.workflow_type["version"], ex.start_ts, ex.close_ts, ex.close_status,
                 1 if ex.is_open else 0, json.dumps(ex.tags), ex.seq, ex.to_json(),
+                parent.get("workflowId"), parent.get("runId"), 1 if ex.cancel_requested else 0,
             ),
         )
 
@@ -275,21 +393,17 @@ class Store:
         ).fetchone()
         return row[0] or 0
 
-    def closed_executions(
+    def closed_summaries(
         self, domain: str, where: Iterable[str], args: Iterable[Any], order_by: str,
-        descending: bool, limit: int, offset: int,
-    ) -> list[Execution]:
-        sql = "SELECT state, seq FROM executions WHERE domain=? AND is_open=0"
+        descending: bool, limit: int,
+    ) -> list[tuple]:
+        """Rows of SUMMARY_COLUMNS of closed executions, in list order (an index walk)."""
+        sql = f"SELECT {SUMMARY_COLUMNS} FROM executions WHERE domain=? AND is_open=0"
         for clause in where:
             sql += f" AND {clause}"
         direction = "DESC" if descending else "ASC"
-        sql += f" ORDER BY {order_by} {direction}, seq {direction} LIMIT ? OFFSET ?"
-        out = []
-        for state, seq in self.db.execute(sql, (domain, *args, limit, offset)):
-            ex = Execution.from_json(state)
-            ex.seq = seq  # the column is what keyset page tokens compare
-            out.append(ex)
-        return out
+        sql += f" ORDER BY {order_by} {direction}, seq {direction} LIMIT ?"
+        return self.db.execute(sql, (domain, *args, limit)).fetchall()
 
     def count_closed(self, domain: str, where: Iterable[str], args: Iterable[Any]) -> int:
         sql = "SELECT COUNT(*) FROM executions WHERE domain=? AND is_open=0"
@@ -297,15 +411,43 @@ class Store:
             sql += f" AND {clause}"
         return self.db.execute(sql, (domain, *args)).fetchone()[0]
 
-    def purge_closed(self, domain: str, closed_before: float) -> int:
-        """Delete closed executions of ``domain`` that closed before ``closed_before``."""
-        runs = [
-            r for (r,) in self.db.execute(
-                "SELECT run_id FROM executions WHERE domain=? AND is_open=0 AND close_ts <= ?",
-                (domain, closed_before),
-            )
-        ]
-        for run_id in runs:
-            self.db.execute("DELETE FROM events WHERE run_id=?", (run_id,))
+    def purge_batch(self, domain: str, closed_before: float, max_runs: int,
+                    max_events: int, max_seconds: float = 1.0) -> tuple[int, int]:
+        """Delete up to ``max_runs`` closed executions of ``domain`` that closed before
+        ``closed_before``, and at most about ``max_events`` of their events, stopping
+        after the execution that crosses ``max_seconds``; returns (executions deleted,
+        events deleted). An execution whose history exceeds what is left of the budget
+        loses its last events now and the rest in later batches (it is already
+        invisible: past its retention)."""
+        stop_at = time.perf_counter() + max_seconds
+        runs = self.db.execute(
+            "SELECT run_id FROM executions WHERE domain=? AND is_open=0 AND close_ts <= ?"
+            " ORDER BY close_ts LIMIT ?", (domain, closed_before, max_runs),
+        ).fetchall()
+        deleted = events = 0
+        for (run_id,) in runs:
+            last = self.event_count(run_id)
+            budget = max_events - events
+            if last > budget:
+                if budget > 0:
+                    events += self.db.execute(
+                        "DELETE FROM events WHERE run_id=? AND event_id > ?",
+                        (run_id, last - budget)).rowcount
+                break
+            events += self.db.execute("DELETE FROM events WHERE run_id=?", (run_id,)).rowcount
             self.db.execute("DELETE FROM executions WHERE run_id=?", (run_id,))
-        return len(runs)
+            deleted += 1
+            if time.perf_counter() >= stop_at:
+                break
+        return deleted, events
+
+    def checkpoint(self) -> tuple[int, int]:
+        """Copy what is left of the WAL into the database and truncate it (after bulk
+        deletes, once the checkpointer has copied the rest off the lock); returns
+        (WAL frames, frames checkpointed). Call between transactions."""
+        self.db.execute("COMMIT")
+        try:
+            _, frames, done = self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            self.db.execute("BEGIN")
+        return frames, done

@@ -47,12 +47,19 @@ class TaskQueues:
         heapq.heappush(tl.heap, (-prio, next(self._seq), run_id, sched))
         tl.cond.notify()
 
-    def pop(self, tl: TaskList, valid: Callable[[str, int], bool]) -> tuple[str, int] | None:
+    def pop(self, tl: TaskList, valid: Callable[[str, int], bool]) -> Entry | None:
+        """The first valid entry, taken off the queue (stale ones are dropped on the way)."""
         while tl.heap:
-            _, _, run_id, sched = heapq.heappop(tl.heap)
-            if valid(run_id, sched):
-                return run_id, sched
+            entry = heapq.heappop(tl.heap)
+            if valid(entry[2], entry[3]):
+                return entry
         return None
+
+    def restore(self, tl: TaskList, entry: Entry) -> None:
+        """Put back an entry ``pop`` returned (a withdrawn poll did not take it): its
+        priority and sequence number keep its place; another waiting poller is woken."""
+        heapq.heappush(tl.heap, entry)
+        tl.cond.notify()
 
     def count(self, kind: str, domain: str, name: str, valid: Callable[[str, int], bool]) -> int:
         tl = self._lists.get((kind, domain, name))

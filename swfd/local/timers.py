@@ -12,6 +12,11 @@ entries with long deadlines (an activity's schedule-to-close of an hour, after
 the activity completed in a second) do not pile up, the heap is filtered
 through the engine's ``is_live`` check whenever it has doubled since the last
 filtering (amortised O(1) per entry).
+
+A timer whose firing fails (a database error; the engine has logged it and
+reloaded its state, which re-arms the same clocks) must not be retried in a
+loop: after a failure the schedule fires nothing for a back-off that doubles
+from 1 s to 60 s, and is reset by the next success.
 """
 
 from __future__ import annotations
@@ -26,12 +31,16 @@ from typing import Callable
 log = logging.getLogger(__name__)
 
 TimerEntry = tuple[float, int, str, str, object]  # (deadline, seq, kind, run_id, ref)
+BACKOFF_FIRST = 1.0
+BACKOFF_MAX = 60.0
 
 
 class TimerSchedule:
     def __init__(self, lock: threading.RLock, fire: Callable[[str, str, object, float], None],
-                 is_live: Callable[[str, str, object], bool] | None = None):
+                 is_live: Callable[[str, str, object], bool] | None = None, errors=None):
         self._fire = fire
+        self._errors = errors  # a RateLimitedLog, for failures the engine did not report
+        self._backoff = 0.0
         self._is_live = is_live
         self._compact_at = 4096
         self._heap: list[TimerEntry] = []
@@ -75,8 +84,25 @@ class TimerSchedule:
                     deadline, _, kind, run_id, ref = heapq.heappop(self._heap)
                     try:
                         self._fire(kind, run_id, ref, deadline)
-                    except Exception:  # one bad entry must not stop every other clock
-                        log.exception("local endpoint timer %s for run %s failed", kind, run_id)
+                        self._backoff = 0.0
+                    except Exception as exc:  # noqa: BLE001 - one bad entry must not stop the rest
+                        self._failed(kind, run_id, exc)
+                        break
+                if self._backoff and not self._stopped:
+                    self._cond.wait(self._backoff)  # fire nothing meanwhile
+                    if self._stopped:
+                        break
                 wait = self._heap[0][0] - time.time() if self._heap else 60.0
                 if wait > 0:
                     self._cond.wait(min(wait, 60.0))
+
+    def _failed(self, kind: str, run_id: str, exc: Exception) -> None:
+        self._backoff = min(BACKOFF_MAX, max(BACKOFF_FIRST, 2 * self._backoff))
+        message = f"local endpoint: {kind} timer for run {run_id} failed ({type(exc).__name__})"
+        if getattr(exc, "code", None) == "InternalFailure":
+            pass  # the engine logged it (rate-limited) and reloaded its state
+        elif self._errors is not None:
+            self._errors.error(f"{kind} timer", exc, message)
+        else:
+            log.exception(message)
+        log.debug("local endpoint: timers paused for %.0fs after a failure", self._backoff)

@@ -32,6 +32,27 @@ _START_FAULTS = {
     "DEFAULT_CHILD_POLICY_UNDEFINED": "DefaultUndefinedFault",
 }
 
+# The messages of start faults: the service's form where it is known (the unknown and
+# deprecated type), else the fault's own words from the API reference, shortest form.
+_START_MESSAGES = {
+    "WORKFLOW_TYPE_DOES_NOT_EXIST": "Unknown type: {type}",
+    "WORKFLOW_TYPE_DEPRECATED": "{type}",
+    "WORKFLOW_ALREADY_RUNNING": "WorkflowExecution=[workflowId={wid}] is already running",
+    "OPEN_WORKFLOWS_LIMIT_EXCEEDED": "Open workflow executions limit exceeded",
+}
+
+
+def _start_message(cause: str, p: dict) -> str:
+    wt = p["workflowType"]
+    text = _START_MESSAGES.get(cause)
+    if text is None:  # DEFAULT_*_UNDEFINED: the parameter that has no default
+        return cause.replace("DEFAULT_", "default ").replace("_UNDEFINED", " undefined") \
+            .replace("_", " ").lower().capitalize() + \
+            f" for WorkflowType=[name={wt['name']}, version={wt['version']}]"
+    return text.format(type=f"WorkflowType=[name={wt['name']}, version={wt['version']}]",
+                       wid=p["workflowId"])
+
+
 # The event a parent records when its child closes with this event.
 _CHILD_CLOSE_EVENTS = {
     "WorkflowExecutionCompleted": ("ChildWorkflowExecutionCompleted", ("result",)),
@@ -137,9 +158,7 @@ class WorkflowOps:
         cause = resolved if isinstance(resolved, str) else \
             self.check_startable(domain, p["workflowId"])
         if cause:
-            wt = p["workflowType"]
-            raise SWFFault(_START_FAULTS[cause], f"{cause}: workflowId={p['workflowId']}, "
-                           f"workflowType=[name={wt['name']}, version={wt['version']}]")
+            raise SWFFault(_START_FAULTS[cause], _start_message(cause, p))
         ex = self.create_execution(domain, p["workflowId"], resolved)
         return {"runId": ex.run_id}
 
@@ -268,7 +287,7 @@ class WorkflowOps:
             raise SWFFault(
                 "UnknownResourceFault",
                 f"Unknown execution: WorkflowExecution=[workflowId={workflow_id}, "
-                f"runId={run_id or ''}] is not open in domain {domain}",
+                f"runId={run_id or ''}]",
             )
         return ex
 
@@ -287,7 +306,7 @@ class WorkflowOps:
     def op_TerminateWorkflowExecution(self, p: dict) -> dict:
         ex = self.find_open(p["domain"], p["workflowId"], p.get("runId"))
         self.terminate(ex, p.get("reason"), p.get("details"),
-                       p.get("childPolicy") or ex.child_policy, None)
+                       p.get("childPolicy") or ex.child_policy, "OPERATOR_INITIATED")
         return {}
 
     # -- clocks ---------------------------------------------------------------------

@@ -79,12 +79,32 @@ def endpoint_url_for(settings: Settings) -> str | None:
     """
     if not settings.is_embedded:
         return settings.endpoint_url
+    if settings.embedded.port == 0:
+        return running_endpoint_url(settings)
     host = settings.embedded.host
     if host in _WILDCARD_HOSTS:
         host = "::1" if ":" in host else "127.0.0.1"
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"
     return f"http://{host}:{settings.embedded.port}"
+
+
+def running_endpoint_url(settings: Settings) -> str:
+    """``[embedded] port = 0`` (any free port): the running daemon's control socket
+    knows the address its endpoint bound."""
+    from swfd.control import ControlError, request
+
+    where = f"{settings.path}: [embedded] port = 0"
+    if not settings.control_socket:
+        raise ValueError(f"{where}, and no pidfile or control_socket to ask the daemon which")
+    try:
+        reply = request(settings.control_socket, "status", 10.0)
+    except ControlError as exc:
+        raise ValueError(f"{where}: the daemon's endpoint address is not known: {exc}") from exc
+    url = (reply.get("endpoint") or {}).get("url")
+    if not url:
+        raise ValueError(f"{where}: the running daemon reports no endpoint address yet")
+    return str(url)
 
 
 def make_client(
@@ -120,12 +140,25 @@ def _default_chain_is_empty() -> bool:
     return boto3.session.Session().get_credentials() is None
 
 
+def embedded_credentials(settings: Settings) -> dict[str, str]:
+    """The dummy credentials, or with ``[embedded] keys_file`` (the endpoint then checks
+    signatures) the file's first key pair; the environment's pair wins, as it does for
+    the endpoint."""
+    keys_file = getattr(settings.embedded, "keys_file", None) if settings.is_embedded else None
+    if not keys_file:
+        return EMBEDDED_CREDENTIALS
+    from swfd.local.auth import load_keys
+
+    key_id, secret = next(iter(load_keys(keys_file=keys_file).items()))
+    return {"aws_access_key_id": key_id, "aws_secret_access_key": secret}
+
+
 def client_for(settings: Settings, *, max_pool_connections: int = 4) -> Any:
     """A client for the endpoint ``settings`` configure, with the right credentials."""
     url = endpoint_url_for(settings)
     credentials: dict[str, str] | None = None
     if settings.is_embedded or (url is not None and _default_chain_is_empty()):
-        credentials = EMBEDDED_CREDENTIALS
+        credentials = embedded_credentials(settings)
     return make_client(
         url,
         settings.region,

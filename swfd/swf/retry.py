@@ -168,6 +168,7 @@ def call(
     max_attempts: int | None = None,
     policy: RetryPolicy = DEFAULT_POLICY,
     log_context: dict[str, Any] | None = None,
+    quiet: bool = False,
     **params: Any,
 ) -> dict | None:
     """Call SWF ``operation`` with ``params``, retrying per the module's policy.
@@ -175,7 +176,8 @@ def call(
     Returns the response, or None when a retried Respond* found its task already
     closed (the earlier attempt landed). Raises the last error otherwise.
     ``log_context``: the task's fields (workflowId, runId, activityId ...) for
-    the retry log lines, so a task's every line names it.
+    the retry log lines, so a task's every line names it. ``quiet``: no line
+    for the last failure (the caller logs it, e.g. once per outage).
     """
     method = _method(client, operation)
     context = dict(log_context or {})
@@ -189,6 +191,8 @@ def call(
 
     def give_up(state: RetryCallState) -> Any:
         error = state.outcome.exception() if state.outcome else None
+        if quiet:
+            return state.outcome.result() if state.outcome else None  # raises the error
         log.warning(
             "SWF %s failed on attempt %d (%s); no more retries",
             operation, state.attempt_number, error_code(error) if error else "?",
@@ -234,6 +238,9 @@ def _log_retry(operation: str, state: RetryCallState, context: dict[str, Any]) -
     error = state.outcome.exception() if state.outcome else None
     code = error_code(error) if error else "?"
     wait = state.upcoming_sleep
+    from swfd import metrics
+
+    metrics.retry(operation, code)
     log.warning(
         "SWF %s failed on attempt %d (%s); retrying in %.2f s",
         operation, state.attempt_number, code, wait,

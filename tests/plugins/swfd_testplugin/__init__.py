@@ -65,6 +65,18 @@ def heartbeat(task):
     return f"survived {seconds}s with heartbeat_timeout 2"
 
 
+@swfd.activity("Heartbeat600", VERSION, task_list=TASK_LIST, heartbeat_timeout=600)
+def heartbeat_600(task):
+    """Declares a 600 s heartbeat timeout; runs ``seconds`` (default 8) heartbeating every
+    0.1 s, so it lives only if its calls reach SWF when a decider sets a shorter one."""
+    seconds = float(_arg(task, "seconds", 8))
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        task.heartbeat("working")
+        time.sleep(0.1)
+    return "kept alive by its own heartbeats"
+
+
 @swfd.activity("WaitCancel", VERSION, task_list=TASK_LIST, heartbeat_timeout=3)
 def wait_cancel(task):
     """Heartbeat until SWF reports a cancel request, then answer it (at most ``seconds``)."""
@@ -258,7 +270,7 @@ def persistent(task):
 @swfd.hookimpl
 def swfd_activities():
     return [echo, raw_echo, raise_, sleep, heartbeat, wait_cancel, big_result, unencodable,
-            overrun]
+            overrun, heartbeat_600]
 
 
 @swfd.hookimpl
