@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
+import socket
 import stat
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from test_daemon_support import Daemon
 
 from swfd.testing import wait_for
@@ -106,3 +109,40 @@ def test_degraded_pool_is_exit_1_and_named(daemon):
     assert "DEGRADED" in status(d).stdout
     d.signal(signal.SIGTERM)
     assert d.wait(60) == 0
+
+
+def test_control_socket_refuses_another_user(daemon):
+    """Mode 0600: a process of another uid cannot connect (where this test runs as root,
+    a forked child drops to nobody to try)."""
+    if os.getuid() != 0:
+        pytest.skip("needs root to act as a second user")  # the mode is checked above
+    import shutil
+    import tempfile
+
+    public = tempfile.mkdtemp(prefix="swfd-socket-")
+    os.chmod(public, 0o755)  # anyone may look in: only the socket's own mode stands
+    path = os.path.join(public, "swfd.sock")
+    d = daemon(POOLS, extra=f"control_socket = {path}").start().wait_ready()
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert title(int(re.search(r"started the local endpoint \(pid (\d+)\)",
+                               d.text()).group(1))).startswith("swfd local 127.0.0.1:")
+    pid = os.fork()
+    if pid == 0:  # the child: become nobody, try the socket, report by exit code
+        code = 3
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            with socket.socket(socket.AF_UNIX) as sock:
+                sock.connect(path)
+            code = 0
+        except PermissionError:
+            code = 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    try:
+        assert os.waitstatus_to_exitcode(status) == 1  # refused: permission denied
+        d.signal(signal.SIGTERM)
+        assert d.wait(60) == 0
+    finally:
+        shutil.rmtree(public, ignore_errors=True)

@@ -278,6 +278,9 @@ def main_local(argv: list[str]) -> int:
         ok, text = full_check(args.check)
         print(text, file=sys.stdout if ok else sys.stderr, flush=True)
         return 0 if ok else 2
+    from swfd.proctitle import set_title
+
+    set_title(f"swfd local {args.host}:{args.port}")
     report = _Reporter(args.ready_fd)
     if args.ready_fd is not None:
         try:
