@@ -112,6 +112,9 @@ class PoolSettings:
     max_memory_per_child: int | None = None
     decider_max_attempts: int | None = None
     give_up_after: int | None = None
+    # Deciders: keep the events of the runs decided (see swfd.history_cache).
+    history_cache: bool = False
+    history_cache_mb: int = 64
     section: str = ""
 
 
@@ -388,6 +391,8 @@ _DECIDER_KEYS: dict[str, _Key] = {
     "decider_max_attempts": _Key(_positive_int),
     "respond_timeout": _Key(_seconds),
     "give_up_after": _Key(_positive_int),
+    "history_cache": _Key(_boolean),
+    "history_cache_mb": _Key(_positive_int),
 }
 _WORKER_KEYS: dict[str, _Key] = {
     "task_list": _Key(_swf_name, required=True),
@@ -632,6 +637,12 @@ def load(path: str) -> Settings:
             max_memory_per_child=values.get("max_memory_per_child"),  # type: ignore[arg-type]
             decider_max_attempts=values.get("decider_max_attempts"),  # type: ignore[arg-type]
             give_up_after=values.get("give_up_after"),  # type: ignore[arg-type]
+            # On by default for a fixed single process only: SWF has no sticky task
+            # lists, so with N processes each finds its cached run about 1/N of the time.
+            history_cache=bool(_or(values.get("history_cache"), kind == "decider" and
+                                   _low(values["processes"]) == 1 and
+                                   _high(values["processes"]) is None)),
+            history_cache_mb=values.get("history_cache_mb") or 64,  # type: ignore[arg-type]
             section=section_name,
         ))
     if not pools and loader.parser.has_section("swfd"):

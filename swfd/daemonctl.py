@@ -140,6 +140,8 @@ def _child_line(child: dict[str, Any], now: float) -> str:
         ids = " ".join(f"{key}={value}" for key, value in task.items() if value)
         text += f"  {child['type']}  {ids}"
     text += f"  tasks {child.get('tasks', 0)}"
+    if "cache_hits" in child:
+        text += f"  history cache {child['cache_hits']} hits/{child.get('cache_misses', 0)} misses"
     error = child.get("last_error")
     if error:
         text += (f"  last error {error.get('type')} {_age(now - error.get('at', now))} ago"

@@ -20,6 +20,10 @@ hidden from ``task.events`` and ``task.history`` (``task.raw_events`` keeps
 everything), so seed-style "look at the last event" deciders see the same
 history on a retry as on the first try. The ``swfd:`` marker-name prefix and
 the ``swfd-`` timer-id prefix are reserved for this.
+
+With the pool's ``history_cache`` on, a process polls only the events since the
+previous decision and puts its cached events in front (swfd.history_cache);
+handlers see the same history either way.
 """
 
 from __future__ import annotations
@@ -31,9 +35,10 @@ import time
 import traceback
 from typing import Any
 
-from swfd import codecs, logs, metrics
+from swfd import codecs, history_cache, logs, metrics
 from swfd.codecs import sendable, swf_length, truncate
 from swfd.errors import CodecError
+from swfd.history_cache import HistoryCache
 from swfd.polling import PollingChild
 from swfd.registry import WorkflowDef, seconds_or_none
 from swfd.swf.retry import call, error_code, without_values
@@ -78,6 +83,15 @@ def is_swfd_event(event: dict[str, Any]) -> bool:
     if kind in _TIMER_EVENTS:
         return str(_attrs(event).get("timerId", "")).startswith(TIMER_PREFIX)
     return False
+
+
+def _last_missing(polled: list[dict[str, Any]], end: int) -> int:
+    """The highest eventId up to ``end`` that the poll did not return."""
+    first, last = polled[0]["eventId"], polled[-1]["eventId"]
+    if last >= end and last - first == len(polled) - 1:
+        return first - 1
+    have = {e["eventId"] for e in polled}
+    return max((i for i in range(1, end + 1) if i not in have), default=0)
 
 
 def backoff(attempt: int) -> int:
@@ -189,10 +203,22 @@ class DecisionPoller(PollingChild):
     kind = "decider"
     poll_operation = "PollForDecisionTask"
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.cache = HistoryCache(self.pool.history_cache_mb * 2 ** 20) if getattr(
+            self.pool, "history_cache", False) else None
+
     def poll(self) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
-        """One decision task with every page of its history, or None for an empty poll."""
-        params = {"domain": self.settings.domain, "taskList": {"name": self.pool.task_list},
-                  "identity": self.identity}
+        """One decision task with every page of its history, or None for an empty poll.
+
+        With the history cache on, the poll asks only for the events since the previous
+        decision and :meth:`complete_history` puts the rest in front of them.
+        """
+        params: dict[str, Any] = {"domain": self.settings.domain,
+                                  "taskList": {"name": self.pool.task_list},
+                                  "identity": self.identity}
+        if self.cache is not None:
+            params["startAtPreviousStartedEvent"] = True
         response = call(self.client, "PollForDecisionTask", max_attempts=1, quiet=True,
                         **params)
         if not response or not response.get("taskToken"):
@@ -200,7 +226,8 @@ class DecisionPoller(PollingChild):
         events = list(response.get("events", []))
         token = response.get("nextPageToken")
         kind = response["workflowType"]
-        if self.registry.workflow(kind["name"], kind["version"]) is None:
+        known = self.registry.workflow(kind["name"], kind["version"]) is not None
+        if not known:
             token = None  # not answered anyway (see handle): spare the other pages
         for _ in range(100_000):  # SWF caps a history at 25,000 events
             if not token:
@@ -209,7 +236,66 @@ class DecisionPoller(PollingChild):
                         nextPageToken=token, **params)
             events.extend(page.get("events", []) if page else [])
             token = page.get("nextPageToken") if page else None
+        if self.cache is not None and known:
+            events = self.complete_history(response["workflowExecution"], events,
+                                           response.get("startedEventId", 0))
         return response, events
+
+    def complete_history(self, execution: dict[str, str], polled: list[dict[str, Any]],
+                         started_event_id: int = 0) -> list[dict[str, Any]]:
+        """Events 1..N of the task: the cached ones joined to ``polled`` by contiguous
+        ``eventId`` (a hit), else those GetWorkflowExecutionHistory returns (a miss)."""
+        assert self.cache is not None
+        if not polled:
+            return polled
+        run = (execution["workflowId"], execution["runId"])
+        end = max(started_event_id, polled[-1]["eventId"])
+        events = history_cache.join([], polled, end) if polled[0]["eventId"] == 1 else None
+        if events is None:  # not the run's first decision task
+            events = history_cache.join(self.cache.get(run), polled, end)
+            outcome = "miss" if events is None else "hit"
+            if events is None:
+                fetched = self.fetch_history(execution, _last_missing(polled, end))
+                events = history_cache.join(fetched, polled, end)
+                if events is None or not history_cache.contiguous_from_one(fetched):
+                    self.cache.drop(run)
+                    raise RuntimeError(f"the history of run {execution['runId']} has a gap "
+                                       "between GetWorkflowExecutionHistory's events and "
+                                       "the decision task's")
+            self.count_cache(outcome)
+        self.cache.put(run, events)
+        return events
+
+    def fetch_history(self, execution: dict[str, str], through: int) -> list[dict[str, Any]]:
+        """The run's events from the first, every page up to event ``through``."""
+        events: list[dict[str, Any]] = []
+        params = {"domain": self.settings.domain, "execution": dict(execution)}
+        token = None
+        for _ in range(100_000):
+            page = call(self.client, "GetWorkflowExecutionHistory",
+                        deadline=time.monotonic() + 60, **params,
+                        **({"nextPageToken": token} if token else {}))
+            events.extend(page.get("events", []) if page else [])
+            token = page.get("nextPageToken") if page else None
+            if not token or (events and events[-1]["eventId"] >= through):
+                break
+        return events
+
+    def count_cache(self, outcome: str) -> None:
+        """A decision of a run already begun: found in the cache, or fetched whole."""
+        assert self.cache is not None
+        if outcome == "hit":
+            self.cache.hits += 1
+        else:
+            self.cache.misses += 1
+        metrics.history_cache(self.pool.section, outcome)
+        self.board.update(cache_hits=self.cache.hits, cache_misses=self.cache.misses)
+
+    def forget_if_closed(self, task: DecisionTask, decisions: list[dict[str, Any]]) -> None:
+        """An accepted answer that closes the run: its events are no longer needed."""
+        if self.cache is not None and history_cache.closes_the_run(decisions):
+            execution = task.workflow_execution
+            self.cache.drop((execution["workflowId"], execution["runId"]))
 
     def handle(self, polled: tuple[dict[str, Any], list[dict[str, Any]]]) -> None:
         response, events = polled
@@ -254,6 +340,7 @@ class DecisionPoller(PollingChild):
                           "will time out", error_code(exc), without_values(str(exc)),
                           extra=extra)
             return
+        self.forget_if_closed(task, decisions)
         log.info("workflow %s %s: %d decision(s)", kind["name"], kind["version"],
                  len(decisions), extra=extra)
         self.count(task, "completed")
@@ -362,6 +449,7 @@ class DecisionPoller(PollingChild):
                  deadline=time.monotonic() + self.respond_retry_time(task),
                  log_context=task.log_context,
                  taskToken=task.task_token, decisions=decisions)
+            self.forget_if_closed(task, decisions)
         except Exception as respond_error:  # noqa: BLE001 - nothing more can be done here
             log.error("could not record the decision error (%s: %s); the decision task will "
                       "time out and be retried", error_code(respond_error),

@@ -69,6 +69,10 @@ def enable(directory: str, identity: str) -> bool:
         decider_errors=Counter("swfd_decider_errors",
                                "Decision logic that raised (recorded as markers).",
                                ["pool", "type", "version"]),
+        history_cache=Counter("swfd_decider_history_cache",
+                              "Decisions of runs already begun, by outcome: hit (the "
+                              "process's cached events joined the poll's), miss (fetched "
+                              "with GetWorkflowExecutionHistory).", ["pool", "outcome"]),
         generations=Counter("swfd_generations_started", "Generations started."),
         reloads=Counter("swfd_reloads", "Reloads, by outcome (ok, failed).", ["outcome"]),
     )
@@ -133,6 +137,11 @@ def child_state(pool: str, old: str | None, new: str) -> None:
 def decider_error(pool: str, name: str, version: str) -> None:
     if _m:
         _m["decider_errors"].labels(pool, name, version).inc()
+
+
+def history_cache(pool: str, outcome: str) -> None:
+    if _m:
+        _m["history_cache"].labels(pool, outcome).inc()
 
 
 def generation_started() -> None:

@@ -363,6 +363,7 @@ def main_local(argv: list[str]) -> int:
     if args.lifeline_fd is not None:
         endpoint.watch_lifeline(args.lifeline_fd, args.orphan_timeout, args.clients_fd)
     notes = "".join([
+        f"; at most {args.max_connections} connections",
         f"; SigV4 verified, {len(keys)} key(s)" if keys else "",
         "; aws-faithful: tasks may go to polls whose client has gone" if args.aws_faithful
         else "",
