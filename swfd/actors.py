@@ -72,13 +72,19 @@ def connect(endpoint_url: str | None = None, region: str | None = None) -> Any:
     return client
 
 
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
 class Actor:
     """What deciders and workers share: domain, task list, identity and an SWF client.
 
     Arguments left out fall back to the class attributes, as with boto's layer2
     classes, so ``HelloDecider()`` works when the subclass sets ``domain`` and
-    ``task_list``. ``endpoint_url`` (None: Amazon SWF) and ``region`` are used
-    only when no ``client`` is given.
+    ``task_list``. Without ``client``, ``endpoint_url`` (None: Amazon SWF) and
+    ``region`` make one; without those either, the default connection of
+    ``swfd.swf.settings`` (``settings.set()``, the environment, ``~/.swf``) is used.
     """
 
     domain: str | None = None
@@ -100,7 +106,7 @@ class Actor:
         region: str | None = None,
     ) -> None:
         if domain is not None:
-            self.domain = domain
+            self.domain = getattr(domain, "name", domain)  # a Domain model or its name
         if task_list is not None:
             self.task_list = task_list
         if identity is not None:
@@ -142,6 +148,11 @@ class Actor:
         self._stopping.set()
 
     def _make_client(self) -> Any:
+        """``endpoint_url``/``region`` when given, else ``swfd.swf.settings``' connection."""
+        if self.endpoint_url is None and self.region is None:
+            from swfd.swf import settings
+
+            return settings.client()
         return connect(self.endpoint_url, self.region)
 
     def _call(self, operation: str, **params: Any) -> dict[str, Any] | None:
@@ -245,13 +256,21 @@ class Decider(Actor):
 class ActivityWorker(Actor):
     """Base class for activity workers: poll, then complete, fail, heartbeat or cancel."""
 
-    def poll(self, task_list: str | None = None, identity: str | None = None) -> dict[str, Any]:
-        """PollForActivityTask; an empty poll returns a dict without ``activityId``."""
+    def poll(self, task_list: str | None = None, **kwargs: Any) -> dict[str, Any]:
+        """PollForActivityTask; an empty poll returns a dict without ``activityId``.
+
+        ``kwargs`` are the call's other parameters, as boto3 or in snake case
+        (``identity``, default: the actor's).
+        """
+        params = {_camel(key): value for key, value in kwargs.items()}
+        params.setdefault("identity", self.identity)
+        if params["identity"] is None:
+            params["identity"] = self.identity
         response = self._call(
             "PollForActivityTask",
             domain=self.domain,
             taskList=self._task_list_for(task_list),
-            identity=identity or self.identity,
+            **params,
         )
         return self._remember(response)
 

@@ -432,7 +432,9 @@ def cmd_check(settings: Any, args: argparse.Namespace) -> int:
     registry = _check_plugins(settings, args, report)
     if registry is not None:
         _check_pools(settings, registry, report)
-    _check_endpoint(settings, report)
+    client = _check_endpoint(settings, report)
+    if client is not None and registry is not None:
+        _check_types(settings, registry, client, report)
 
     failed = any(r["status"] == "FAIL" for r in results)
     warned = any(r["status"] == "warn" for r in results)
@@ -497,7 +499,28 @@ def _check_pools(settings: Any, registry: Any, report: Callable[..., None]) -> N
                "list with types on it; every type's task list has a pool")
 
 
-def _check_endpoint(settings: Any, report: Callable[..., None]) -> None:
+def _check_types(settings: Any, registry: Any, client: Any,
+                 report: Callable[..., None]) -> None:
+    """Drift between the plugins' declared type defaults and SWF's: a line per field, then
+    what to do about it; nothing when every registered type matches."""
+    from swfd.swf.registration import NEW_VERSION_HINT, type_drift
+
+    try:
+        lines, _unregistered = type_drift(client, settings.domain, registry)
+    except ClientError as exc:
+        report("types", "FAIL", remote_error(exc, _endpoint_label(settings)))
+        return
+    except BotoCoreError as exc:
+        report("types", "FAIL", boto_error(exc, _endpoint_label(settings)))
+        return
+    for line in lines:
+        report("types", "warn", f"differs: {line}", difference=line)
+    if lines:
+        report("types", "warn", NEW_VERSION_HINT)
+
+
+def _check_endpoint(settings: Any, report: Callable[..., None]) -> Any:
+    """Report whether the endpoint answers; the client when the domain exists, else None."""
     from swfd.swf.client import client_for
     from swfd.swf.models import Domain, swf_call
     from swfd.swf.retry import error_code
@@ -511,7 +534,8 @@ def _check_endpoint(settings: Any, report: Callable[..., None]) -> None:
                    "check until then)", url=label)
             return
     try:
-        response = swf_call(client_for(settings), "DescribeDomain", name=settings.domain)
+        client = client_for(settings)
+        response = swf_call(client, "DescribeDomain", name=settings.domain)
     except ClientError as exc:
         if error_code(exc) != "UnknownResourceFault":
             report("endpoint", "FAIL", remote_error(exc, label), url=label)
@@ -536,6 +560,7 @@ def _check_endpoint(settings: Any, report: Callable[..., None]) -> None:
     report("endpoint", "ok", f"{label} answers; domain {domain.name!r} is {domain.status} "
            f"(retention {_count(domain.retention_period, 'day')})", url=label,
            domainStatus=domain.status)
+    return client
 
 
 def cmd_register(settings: Any, args: argparse.Namespace) -> int:

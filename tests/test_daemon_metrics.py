@@ -75,7 +75,9 @@ def test_counters_match_a_run_and_survive_a_respawn(tmp_path):
         assert value(samples, "swfd_respawns_total", pool="worker:test") == 1
         assert value(samples, "swfd_schedule_to_start_seconds_count", pool="decider:test") >= 6
         assert value(samples, "swfd_generations_started_total") == 1
-        assert value(samples, "swfd_children", pool="worker:test") == 3  # live ones only
+        # Live children only (the replacement counts once it polls).
+        wait_for(lambda: value(scrape(url), "swfd_children", pool="worker:test") == 3, 30,
+                 message="three live workers in swfd_children")
         files = os.listdir(tmp_path / "run" / "swfd.state" / "metrics")
         assert not [f for f in files if str(victim) in f]  # named by slot, not pid
         d.signal(signal.SIGTERM)

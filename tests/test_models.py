@@ -40,7 +40,7 @@ def unique(prefix: str) -> str:
 
 @pytest.fixture
 def workflow_type(client, domain):
-    return WorkflowType(
+    model = WorkflowType(
         domain,
         "HelloWorkflow",
         "1.0",
@@ -49,7 +49,9 @@ def workflow_type(client, domain):
         default_task_start_to_close_timeout="300",
         default_child_policy="TERMINATE",
         client=client,
-    ).save()
+    )
+    model.save()
+    return model
 
 
 def test_domain_save_then_exists_and_synced(client):
@@ -75,7 +77,8 @@ def test_domain_save_twice_raises_already_exists(client):
 
 
 def test_deprecated_domain_shows_as_a_change_until_pulled(client):
-    domain = Domain(unique("models"), client=client).save()
+    domain = Domain(unique("models"), client=client)
+    domain.save()
     deprecated = domain.deprecate()
     assert deprecated.status == DEPRECATED
     assert domain.status == REGISTERED  # models never change in place
@@ -134,7 +137,8 @@ def test_type_deprecate_undeprecate_delete(client, domain):
     activity = ActivityType(
         domain, "HelloWorld", "1.0", default_task_list="default",
         default_task_heartbeat_timeout="600", client=client,
-    ).save()
+    )
+    activity.save()
     deprecated = activity.deprecate()
     assert deprecated.is_synced and not activity.is_synced
     assert deprecated.upstream().deprecation_date is not None
@@ -296,9 +300,9 @@ def test_execution_queryset_filters_and_counts(client, domain, workflow_type):
     assert queryset.count(workflow_type="HelloWorkflow", tag="blue") == 1
 
     assert queryset.get("wf-a") == first.upstream()
-    got, created = queryset.get_or_create("wf-a", workflow_type)
+    got, created = queryset.get_or_create(workflow_type, "wf-a")
     assert not created and got.run_id == first.run_id
-    fresh, created = queryset.get_or_create("wf-b", workflow_type, input="again")
+    fresh, created = queryset.get_or_create(workflow_type, "wf-b", input="again")
     assert created and fresh.run_id != second.run_id
     assert queryset.get("wf-b").run_id == fresh.run_id  # the latest run
     assert queryset.get("wf-b", second.run_id).status == CLOSED

@@ -13,7 +13,7 @@ from swfd.testing import free_port
 
 @pytest.fixture
 def workflow_type(swf_client, domain):
-    return WorkflowType(
+    model = WorkflowType(
         Domain(domain, client=swf_client),
         "Waited",
         "1.0",
@@ -22,7 +22,9 @@ def workflow_type(swf_client, domain):
         default_task_start_to_close_timeout="60",
         default_child_policy="TERMINATE",
         client=swf_client,
-    ).save()
+    )
+    model.save()
+    return model
 
 
 class FakeClock:

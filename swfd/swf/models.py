@@ -42,6 +42,14 @@ class AlreadyExists(Exception):
     """``save()`` of something SWF already holds; the message names it."""
 
 
+class MultipleObjectsReturned(LookupError):
+    """A lookup matched more than one entity (a type name with several versions)."""
+
+
+class NotSupportedBySWF(NotImplementedError):
+    """An operation SWF has no call for; the message says what to do instead."""
+
+
 _RETRY_BOUNDS: ContextVar[dict[str, Any] | None] = ContextVar("swfd_retry_bounds", default=None)
 
 
@@ -123,10 +131,11 @@ class _Model:
     client: Any
 
     def _client(self) -> Any:
+        """``client=`` when given, else the default connection ``swfd.swf.settings`` makes."""
         if self.client is None:
-            raise ValueError(
-                f"{self!r} has no SWF client: pass client=... or get it from a queryset"
-            )
+            from swfd.swf import settings
+
+            return settings.client()
         return self.client
 
     def upstream(self):  # pragma: no cover - every model overrides it
@@ -180,7 +189,7 @@ class _Model:
 # --------------------------------------------------------------------------- domains
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Domain(_Model):
     """An SWF domain; ``retention_period`` is the execution history retention in days."""
 
@@ -194,6 +203,9 @@ class Domain(_Model):
 
     def __str__(self) -> str:
         return f"Domain {self.name}"
+
+    def __repr__(self) -> str:
+        return f"Domain({self.name!r})"
 
     @classmethod
     def from_description(cls, response: dict, client: Any = None) -> Domain:
@@ -215,7 +227,7 @@ class Domain(_Model):
             raise
         return Domain.from_description(response, self.client)
 
-    def save(self) -> Domain:
+    def save(self) -> None:
         """Register the domain; raises AlreadyExists if SWF holds one by this name."""
         try:
             swf_call(
@@ -229,7 +241,13 @@ class Domain(_Model):
             if error_code(exc) == "DomainAlreadyExistsFault":
                 raise AlreadyExists(f"domain {self.name!r} already exists") from exc
             raise
-        return self
+
+    def delete(self) -> None:
+        """SWF has no call to delete a domain (no DeleteDomain): deprecate it instead."""
+        raise NotSupportedBySWF(
+            f"SWF has no call to delete a domain (no DeleteDomain): {self.name!r} can only be "
+            "deprecated, with deprecate()"
+        )
 
     def deprecate(self) -> Domain:
         self._status_call("DeprecateDomain")
@@ -267,11 +285,18 @@ class _TypeModel(_Model):
     _kind: ClassVar[str] = ""  # "workflow" | "activity"
     _identity: ClassVar[tuple[str, ...]] = ("domain", "name", "version")
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, task_list: str | None) -> None:
         object.__setattr__(self, "domain", _name_of(self.domain))  # type: ignore[attr-defined]
+        # task_list is the seed's name; default_task_list wins when both are given
+        # (dataclasses.replace passes the old task_list beside a new default_task_list).
+        if task_list is not None and self.default_task_list is None:  # type: ignore[attr-defined]
+            object.__setattr__(self, "default_task_list", task_list)
 
     def __str__(self) -> str:
         return f"{type(self).__name__} {self.name} {self.version}"  # type: ignore[attr-defined]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r}, {self.version!r})"  # type: ignore[attr-defined]
 
     @property
     def _type_key(self) -> str:
@@ -338,7 +363,7 @@ class _TypeModel(_Model):
         self._type_call("Delete" + self._type_key[0].upper() + self._type_key[1:])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class WorkflowType(_TypeModel):
     """A workflow type and its registered defaults (timeouts are SWF strings)."""
 
@@ -356,6 +381,8 @@ class WorkflowType(_TypeModel):
     creation_date: datetime | None = field(default=None, compare=False)
     deprecation_date: datetime | None = field(default=None, compare=False)
     client: Any = field(default=None, repr=False, compare=False)
+    #: The seed's name for ``default_task_list`` (accepted by the constructor).
+    task_list: dataclasses.InitVar[str | None] = None
 
     _kind: ClassVar[str] = "workflow"
 
@@ -381,7 +408,7 @@ class WorkflowType(_TypeModel):
             client=client,
         )
 
-    def save(self) -> WorkflowType:
+    def save(self) -> None:
         """Register the type with its defaults; raises AlreadyExists if it is registered."""
         self._register(
             "RegisterWorkflowType",
@@ -394,7 +421,6 @@ class WorkflowType(_TypeModel):
             defaultTaskPriority=_str_or_none(self.default_task_priority),
             defaultLambdaRole=self.default_lambda_role,
         )
-        return self
 
     def start(
         self,
@@ -445,7 +471,7 @@ class WorkflowType(_TypeModel):
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class ActivityType(_TypeModel):
     """An activity type and its registered defaults (timeouts are SWF strings)."""
 
@@ -463,6 +489,8 @@ class ActivityType(_TypeModel):
     creation_date: datetime | None = field(default=None, compare=False)
     deprecation_date: datetime | None = field(default=None, compare=False)
     client: Any = field(default=None, repr=False, compare=False)
+    #: The seed's name for ``default_task_list`` (accepted by the constructor).
+    task_list: dataclasses.InitVar[str | None] = None
 
     _kind: ClassVar[str] = "activity"
 
@@ -486,7 +514,7 @@ class ActivityType(_TypeModel):
             client=client,
         )
 
-    def save(self) -> ActivityType:
+    def save(self) -> None:
         """Register the type with its defaults; raises AlreadyExists if it is registered."""
         self._register(
             "RegisterActivityType",
@@ -501,7 +529,6 @@ class ActivityType(_TypeModel):
             defaultTaskStartToCloseTimeout=_str_or_none(self.default_task_start_to_close_timeout),
             defaultTaskPriority=_str_or_none(self.default_task_priority),
         )
-        return self
 
 
 # --------------------------------------------------------------------------- executions
@@ -584,6 +611,14 @@ class WorkflowExecution(_Model):
             lambda_role=config.get("lambdaRole"),
         )
 
+    def save(self) -> None:
+        """SWF has no call to save an execution: executions are started, then closed."""
+        raise NotSupportedBySWF(
+            f"SWF has no call to save a workflow execution ({self}): start one with "
+            "WorkflowType.start() or WorkflowExecutionQuerySet.create(); an open one changes "
+            "only through signal(), request_cancel() and terminate()"
+        )
+
     @property
     def _execution(self) -> dict:
         return {"workflowId": self.workflow_id, "runId": self.run_id}
@@ -649,3 +684,12 @@ class WorkflowExecution(_Model):
             details=details,
             childPolicy=child_policy,
         )
+
+
+def _seed_task_list(self: Any) -> str | None:
+    """The seed's name for ``default_task_list``."""
+    return self.default_task_list
+
+
+WorkflowType.task_list = property(_seed_task_list)  # type: ignore[assignment,method-assign]
+ActivityType.task_list = property(_seed_task_list)  # type: ignore[assignment,method-assign]

@@ -22,6 +22,7 @@ from swfd.swf.models import (
     AlreadyExists,
     DoesNotExist,
     Domain,
+    MultipleObjectsReturned,
     WorkflowExecution,
     WorkflowType,
     iter_pages,
@@ -38,10 +39,28 @@ def _statuses(status: str | None) -> tuple[str, ...]:
     return (status,)
 
 
-class DomainQuerySet:
-    """Domains visible to ``client``."""
+class _QuerySet:
+    """The connection: ``client=`` when given, else ``swfd.swf.settings``' default one."""
 
-    def __init__(self, client: Any) -> None:
+    _given_client: Any = None
+
+    @property
+    def client(self) -> Any:
+        if self._given_client is not None:
+            return self._given_client
+        from swfd.swf import settings
+
+        return settings.client()
+
+    @client.setter
+    def client(self, value: Any) -> None:
+        self._given_client = value
+
+
+class DomainQuerySet(_QuerySet):
+    """Domains visible to ``client`` (default: the settings' connection)."""
+
+    def __init__(self, client: Any = None) -> None:
         self.client = client
 
     def _names(self, status: str | None) -> Iterator[str]:
@@ -74,9 +93,11 @@ class DomainQuerySet:
         self, name: str, description: str | None = None, retention_period: int = 1
     ) -> Domain:
         """Register a new domain; raises AlreadyExists if it is there."""
-        return Domain(
+        domain = Domain(
             name, description=description, retention_period=retention_period, client=self.client
-        ).save()
+        )
+        domain.save()
+        return domain
 
     def get_or_create(self, name: str, **defaults: Any) -> tuple[Domain, bool]:
         """``(domain, created)``: the existing domain, or a new one registered with ``defaults``."""
@@ -90,7 +111,11 @@ class DomainQuerySet:
             return self.get(name), False
 
 
-class _TypeQuerySet:
+#: The seed quickstart's spelling (``queryset = DomainQuery()``).
+DomainQuery = DomainQuerySet
+
+
+class _TypeQuerySet(_QuerySet):
     """Types of one domain; subclasses name the model and the SWF operations."""
 
     model: type[WorkflowType | ActivityType]
@@ -101,14 +126,43 @@ class _TypeQuerySet:
         if isinstance(domain, Domain):
             client = client if client is not None else domain.client
             domain = domain.name
-        if client is None:
-            raise ValueError(f"{type(self).__name__}({domain!r}) needs a client or a Domain model")
         self.domain: str = domain
         self.client = client
 
-    def get(self, name: str, version: str):
-        """The type ``name``/``version``; raises DoesNotExist naming it."""
+    def get(self, name: str, version: str | None = None):
+        """The type ``name``/``version``; raises DoesNotExist naming it.
+
+        Without ``version``: the one registered version of ``name`` (either
+        status); MultipleObjectsReturned names the versions to choose from.
+        """
+        if version is None:
+            version = self._only_version(name)
         return self.model(self.domain, name, version, client=self.client).upstream()
+
+    def _only_version(self, name: str) -> str:
+        client = self.client
+        versions = sorted(
+            info[self._type_key]["version"]
+            for registration_status in _STATUSES
+            for info in iter_pages(
+                client,
+                self._list_operation,
+                "typeInfos",
+                domain=self.domain,
+                name=name,
+                registrationStatus=registration_status,
+            )
+            if info[self._type_key]["name"] == name
+        )
+        kind = self.model._kind
+        if not versions:
+            raise DoesNotExist(f"no {kind} type {name!r} in domain {self.domain!r}")
+        if len(versions) > 1:
+            raise MultipleObjectsReturned(
+                f"{kind} type {name!r} in domain {self.domain!r} has versions "
+                f"{', '.join(repr(v) for v in versions)}: pass version= to choose one"
+            )
+        return versions[0]
 
     def filter(
         self, status: str | None = None, name: str | None = None, version: str | None = None
@@ -138,7 +192,9 @@ class _TypeQuerySet:
 
     def create(self, name: str, version: str, **defaults: Any):
         """Register a new type with ``defaults`` (model fields); raises AlreadyExists."""
-        return self.model(self.domain, name, version, client=self.client, **defaults).save()
+        model = self.model(self.domain, name, version, client=self.client, **defaults)
+        model.save()
+        return model
 
     def get_or_create(self, name: str, version: str, **defaults: Any) -> tuple[Any, bool]:
         """``(type, created)``: the registered type, or a new one registered with ``defaults``."""
@@ -164,15 +220,13 @@ class ActivityTypeQuerySet(_TypeQuerySet):
     _type_key = "activityType"
 
 
-class WorkflowExecutionQuerySet:
+class WorkflowExecutionQuerySet(_QuerySet):
     """Executions of one domain, open and closed."""
 
     def __init__(self, domain: Domain | str, client: Any = None) -> None:
         if isinstance(domain, Domain):
             client = client if client is not None else domain.client
             domain = domain.name
-        if client is None:
-            raise ValueError(f"WorkflowExecutionQuerySet({domain!r}) needs a client or a Domain")
         self.domain: str = domain
         self.client = client
 
@@ -245,12 +299,22 @@ class WorkflowExecutionQuerySet:
         )
 
     def get_or_create(
-        self, workflow_id: str, workflow_type: WorkflowType | tuple[str, str], **params: Any
+        self,
+        workflow_type: WorkflowType | tuple[str, str],
+        workflow_id: str,
+        **params: Any,
     ) -> tuple[WorkflowExecution, bool]:
-        """``(execution, created)``: the open run of ``workflow_id``, or a newly started one."""
-        infos = executions.list_execution_infos(
-            self.client, self.domain, OPEN, workflow_id=workflow_id
-        )
+        """``(execution, created)``: the open run of ``workflow_id``, or a newly started one.
+
+        Arguments in ``create``'s order: the type, then the workflow id.
+        """
+        if isinstance(workflow_type, str) and isinstance(workflow_id, (WorkflowType, tuple)):
+            raise TypeError(
+                "get_or_create(workflow_type, workflow_id): the type comes first, "
+                "as in create()"
+            )
+        client = self.client
+        infos = executions.list_execution_infos(client, self.domain, OPEN, workflow_id=workflow_id)
         if infos:
             return self.get(workflow_id, infos[0]["execution"]["runId"]), False
         return self.create(workflow_type, workflow_id, **params), True

@@ -102,6 +102,18 @@ def register_type(model: ActivityType | WorkflowType) -> list[str]:
     except DoesNotExist:  # deleted between the register and the describe: try once more
         model.save()
         return []
+    return drift_lines(model, changes)
+
+
+#: What to do about drift: SWF has no call that updates a registered type.
+NEW_VERSION_HINT = (
+    "SWF types cannot change in place (SWF has no call to update a registered type): "
+    "register a new version to change a default"
+)
+
+
+def drift_lines(model: ActivityType | WorkflowType, changes: Any) -> list[str]:
+    """A readable line per field where ``model`` (what the plugin declares) and SWF differ."""
     lines = []
     for difference in changes:
         if difference.attr == "status":
@@ -115,6 +127,25 @@ def register_type(model: ActivityType | WorkflowType) -> list[str]:
                 f"plugin declares {difference.local!r}"
             )
     return lines
+
+
+def type_drift(client: Any, domain: str, registry: Any) -> tuple[list[str], list[str]]:
+    """Compare every type of ``registry`` with SWF without registering anything.
+
+    Returns ``(drift lines, types not registered yet)``.
+    """
+    lines: list[str] = []
+    missing: list[str] = []
+    models = [activity_model(domain, d, client) for d in registry.activities.values()]
+    models += [workflow_model(domain, d, client) for d in registry.workflows.values()]
+    for model in models:
+        try:
+            changes = model.changes
+        except DoesNotExist:
+            missing.append(str(model))
+            continue
+        lines += drift_lines(model, changes)
+    return lines, missing
 
 
 def register_all(client: Any, domain: str, registry: Any, retention_days: int) -> list[str]:
