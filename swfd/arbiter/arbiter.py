@@ -192,9 +192,7 @@ class Arbiter(SignalLoop):
         if self.phase is not Phase.RUNNING:
             return
         for name in self.fixed_pools():
-            used = {s.index for s in self.slots if s.pool == name}
-            index = next(i for i in range(len(used) + 1) if i not in used)
-            self.slots.append(self.new_slot(name, index))
+            self.add_slot(name)
             log.info("SIGTTIN: pool %s now has %d processes (until the next reload)", name,
                      self.pool_size(name))
 
@@ -241,9 +239,7 @@ class Arbiter(SignalLoop):
         if backlog and busy >= len(live) and len(live) < spec.max_processes:
             grow = min(spec.max_processes - len(live), backlog)
             for _ in range(grow):
-                used = {s.index for s in self.slots if s.pool == pool}
-                self.slots.append(self.new_slot(pool, next(
-                    i for i in range(len(used) + 1) if i not in used)))
+                self.add_slot(pool)
             log.info("pool %s grows to %d processes (backlog %d, all %d busy)", pool,
                      len(live) + grow, backlog, busy)
             return
@@ -266,6 +262,12 @@ class Arbiter(SignalLoop):
             return {}
         record = self.scoreboard.read(slot.board_index) or {}
         return record if record.get("pid") == slot.pid else {}
+
+    def add_slot(self, pool: str) -> None:
+        """One more slot in ``pool``, with the lowest index free (its process title's #N)."""
+        used = {s.index for s in self.slots if s.pool == pool}
+        self.slots.append(self.new_slot(pool, next(i for i in range(len(used) + 1)
+                                                   if i not in used)))
 
     def new_slot(self, pool: str, index: int) -> Slot:
         slot = Slot(pool, index)
