@@ -100,3 +100,29 @@ def test_embedded_port_taken_by_another_program_exits_2_naming_it(tmp_path):
     finally:
         squatter.close()
         d.close()
+
+
+def test_kill_9_of_the_embedded_endpoint_mid_task_restarts_it_and_loses_nothing(tmp_path):
+    """The supervisor restarts a dead endpoint on the port it bound (the pools know that
+    one); the worker's answer is retried until it lands; the workflow completes."""
+    d = Daemon(tmp_path, POOLS, graceful_timeout=12)
+    try:
+        d.start().wait_ready()
+        url = d.url
+        run = d.start_workflow(input={"activity": "Sleep", "input": {"seconds": 3}})
+        wait_for(lambda: d.count(run, "ActivityTaskStarted") == 1, 30, message="task in hand")
+        endpoint = _pid_of(d.text(), r"started the local endpoint \(pid (\d+)\)")
+        os.kill(endpoint, signal.SIGKILL)
+        wait_for(lambda: len(re.findall(r"local endpoint ready at", d.text())) == 2, 30,
+                 message="the endpoint restarted")
+        assert (f"the local endpoint (pid {endpoint}) died (killed by SIGKILL); restarting it"
+                in d.text())
+        assert d.url == url  # the same port: the pools' clients still reach it
+        assert d.wait_closed(run, 60)["closeStatus"] == "COMPLETED"
+        types = d.event_types(run)
+        assert types.count("ActivityTaskStarted") == 1
+        assert not [t for t in types if t in BAD_EVENTS], types
+        d.signal(signal.SIGTERM)
+        assert d.wait(60) == 0
+    finally:
+        d.close()
