@@ -187,7 +187,8 @@ class PollingChild:
                 self.handle(polled)
             finally:
                 self.tasks_done += 1
-                self.board.update(task=None, type=None, tasks=self.tasks_done)
+                # One scoreboard write per finished task: back to polling, with the count.
+                self.show_state("polling", task=None, type=None, tasks=self.tasks_done)
             code = self.recycle_code()
             if code is not None:
                 self.show_state("recycling")
@@ -198,14 +199,16 @@ class PollingChild:
 
     # -- what it is doing: title and scoreboard -------------------------------------------
 
-    def show_state(self, state: str) -> None:
-        """``polling`` (idle), ``draining``, ``recycling``: title and scoreboard."""
-        if state == self.state:
-            return
-        metrics.child_state(self.pool.section, self.state, state)
-        self.state = state
-        set_title(f"{self.title} {'idle' if state == 'polling' else state}")
-        self.board.update(state=state, since=time.time())
+    def show_state(self, state: str, **fields: Any) -> None:
+        """``polling`` (idle), ``draining``, ``recycling``: title and scoreboard, written
+        when the state changes or ``fields`` (e.g. the tasks done) come with it."""
+        if state != self.state:
+            metrics.child_state(self.pool.section, self.state, state)
+            self.state = state
+            set_title(f"{self.title} {'idle' if state == 'polling' else state}")
+            fields["since"] = time.time()
+        if fields:
+            self.board.update(state=state, **fields)
 
     def show_task(self, type_name: str, ids: dict[str, Any]) -> None:
         """A task in hand: its type and ids on the scoreboard; in the title, its type and
