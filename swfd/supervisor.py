@@ -105,6 +105,7 @@ class Helper:
 
     name: str
     argv: Any  # Callable[[int, int], list[str]]
+    serves: str  # what its "ready" line names: "metrics at URL", "web console at URL"
     pid: int | None = None
     lifeline: Lifeline | None = None
     ready_fd: int = -1
@@ -238,7 +239,8 @@ class Supervisor(SignalLoop):
             raise StartupError(f"{self.config_path}: [swfd] metrics = {self.settings.metrics}: "
                                "prometheus_client is not installed: pip install 'swfd[metrics]'")
         exporter = self.spawn_helper(Helper("metrics exporter", lambda ready, lifeline: [
-            "swfd.metrics", self.settings.metrics, directory, str(ready), str(lifeline)]))
+            "swfd.metrics", self.settings.metrics, directory, str(ready), str(lifeline)],
+            "metrics"))
         readable, _, _ = select.select([exporter.ready_fd], [], [], 30.0)
         if readable:
             self.read_helper(exporter)
@@ -261,7 +263,7 @@ class Supervisor(SignalLoop):
                     "--ready-fd", str(ready), "--lifeline-fd", str(lifeline),
                     *(["--allow-actions"] if embedded.console_allow_actions else [])]
 
-        self.console = self.spawn_helper(Helper("web console", argv))
+        self.console = self.spawn_helper(Helper("web console", argv, "web console"))
 
     def spawn_helper(self, helper: Helper) -> Helper:
         lifeline = Lifeline()
@@ -287,7 +289,7 @@ class Supervisor(SignalLoop):
         word, _, rest = helper.buffer.decode("utf-8", "replace").strip().partition(" ")
         if word == "ready":
             helper.url, helper.error, helper.failures = rest, None, 0
-            log.info("%s at %s (pid %d)", helper.name, rest, helper.pid)
+            log.info("%s at %s (pid %d)", helper.serves, rest, helper.pid)
         else:
             helper.error = rest if word == "error" else "it exited before it said ready"
             log.error("%s: %s", helper.name, helper.error)

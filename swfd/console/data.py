@@ -72,7 +72,8 @@ def list_executions(client: Any, domain: str, filters: Filters, *, token: str | 
                       by_swf=[_API_NAMES[_API_PARAMS[p]] for p in params if p in _API_PARAMS],
                       by_console=[_API_NAMES.get(key, key) for key in local])
     while listing.scanned_pages < MAX_SCANNED_PAGES:
-        page = swf_call(client, operation, domain=domain, reverseOrder=True,
+        # SWF lists newest first by default; reverseOrder=True would give oldest first.
+        page = swf_call(client, operation, domain=domain,
                         maximumPageSize=page_size, nextPageToken=token, **params)
         listing.scanned_pages += 1
         listing.infos += [info for info in page.get("executionInfos", [])
