@@ -22,8 +22,8 @@ from html import escape
 
 from swfd.console.timeline import Attempt, Lane, Timeline
 
-WIDTH = 1100
-LABEL_WIDTH = 260
+WIDTH = 1200
+LABEL_WIDTH = 320
 PLOT_WIDTH = WIDTH - LABEL_WIDTH - 10
 AXIS_HEIGHT = 26
 ROW = 22
@@ -133,7 +133,7 @@ def _decisions(timeline: Timeline, y: float) -> str:
 
 
 def _label(text: str, y: float, css: str = "label") -> str:
-    shown = text if len(text) <= 40 else text[:39] + "…"
+    shown = text if len(text) <= 46 else text[:45] + "…"
     return (f'<text class="{css}" x="6" y="{y + ROW / 2 + 4:.1f}">{escape(shown)}'
             f"<title>{escape(text)}</title></text>")
 
@@ -171,7 +171,8 @@ def render(timeline: Timeline, start: float | None = None, end: float | None = N
     ]
     for index, lane in enumerate(timeline.lanes):
         retries = f" ×{len(lane.attempts)}" if lane.retried else ""
-        out.append(_label(f"{lane.kind} {lane.id} · {lane.name}{retries}",
+        kind = "" if lane.kind == "activity" else f"{lane.kind} "
+        out.append(_label(f"{kind}{lane.id} · {lane.name}{retries}",
                           AXIS_HEIGHT + (index + 1) * ROW))
     out.append(
         f'<svg class="plot" x="{LABEL_WIDTH}" y="{AXIS_HEIGHT}" width="{PLOT_WIDTH}" '
