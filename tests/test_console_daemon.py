@@ -12,12 +12,13 @@ import pytest
 from test_console_support import request
 from test_daemon_support import Daemon, pid_alive
 
+from swfd.control import request as control_request
 from swfd.testing import wait_for
 
 pytestmark = pytest.mark.slow
 
 # Daemon writes [embedded] last before the pools: these lines land in it.
-POOLS = ("console = yes\nconsole_port = 0\n\n"
+POOLS = ("console = yes\nconsole_port = 0\nconsole_allow_actions = yes\n\n"
          "[decider:test]\ntask_list = test\n\n[worker:test]\ntask_list = test\n")
 READY = re.compile(r"web console at (http://\S+)/ \(pid (\d+)\)")
 
@@ -34,7 +35,9 @@ def test_the_daemon_serves_restarts_and_stops_its_console(tmp_path):
         d.wait_closed(run, 60)
         page = request(url, "/?state=closed")
         assert page.status == 200 and page.rows() == [run["workflowId"]]
-        assert d.domain in page.text and "read-only" in page.text
+        assert d.domain in page.text and "actions enabled" in page.text
+        status = control_request(str(tmp_path / "run" / "swfd.sock"), "status", 10)
+        assert status["console"] == url + "/"
 
         os.kill(pid, signal.SIGKILL)
         url2, pid2 = wait_for(lambda: READY.findall(d.text())[1:], 30,
