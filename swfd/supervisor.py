@@ -253,13 +253,14 @@ class Supervisor(SignalLoop):
         """``[embedded] console = yes``: the web console, once the endpoint listens (it is
         told where); a restart keeps the port it bound, as the endpoint's does."""
         embedded = self.settings.embedded
+        endpoint_url = self.endpoint.url if self.endpoint else ""  # kept across its restarts
 
         def argv(ready: int, lifeline: int) -> list[str]:
             bound = _port_of(self.console.url) if self.console and self.console.url else None
             return ["swfd.console", "--config", self.config_path,
                     "--host", embedded.console_host,
                     "--port", str(bound or embedded.console_port),
-                    "--endpoint-url", self.endpoint.url if self.endpoint else "",
+                    "--endpoint-url", endpoint_url or "",
                     "--ready-fd", str(ready), "--lifeline-fd", str(lifeline),
                     *(["--allow-actions"] if embedded.console_allow_actions else [])]
 

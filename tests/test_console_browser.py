@@ -130,6 +130,12 @@ def test_parallel_timeline_shows_five_overlapping_activities(tutorial, page, tmp
     assert page.locator("tr.event").count() == events
     shoot(page, tmp_path, "parallel")
 
+    # A bar leads to its event's row.
+    bar = page.locator("svg.plot g.attempt a").first
+    href = bar.get_attribute("href")
+    bar.click()
+    assert href.startswith("#event-") and page.url.endswith(href)
+
     # Zoom in place (console.js): the plot's viewBox narrows, the page stays.
     before = page.get_attribute("svg.plot", "viewBox").split()
     url = page.url

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 from datetime import datetime, timedelta, timezone
 from html import unescape
 
 import pytest
 from test_console_support import InProcessConsole, request
+from test_daemon_support import boto3_client
 
+from swfd.local.server import LocalEndpoint
 from swfd.testing import free_port
 
 
@@ -240,8 +243,6 @@ def test_errors_are_pages_naming_what_failed(console, swf_client, types):
     bad_time = request(console.url, "/?startedAfter=yesterday")
     assert bad_time.status == 400 and "startedAfter" in unescape(bad_time.text)
 
-    from test_daemon_support import boto3_client
-
     dead_url = f"http://127.0.0.1:{free_port()}"
     down = InProcessConsole(boto3_client(dead_url), types, label=dead_url)
     try:
@@ -263,3 +264,19 @@ def test_the_command_binds_loopback_unless_told(tmp_path):
                       "[embedded]\nconsole = yes\nconsole_host = 10.1.2.3\n")
     with pytest.raises(ConfigError, match=r"console_host.*loopback"):
         load(str(config))
+
+
+def test_throttling_shows_as_a_page(tmp_path):
+    """An endpoint over its connection cap answers ThrottlingException, as SWF does."""
+    endpoint = LocalEndpoint(port=0, database=str(tmp_path / "swf.sqlite3"), poll_timeout=1.0,
+                             max_connections=1).start()
+    held = socket.create_connection(("127.0.0.1", int(endpoint.url.rsplit(":", 1)[1])))
+    console = InProcessConsole(boto3_client(endpoint.url), "d", label=endpoint.url)
+    try:
+        answer = request(console.url, "/")
+        assert answer.status == 503 and "ThrottlingException" in answer.text
+        assert "Traceback" not in answer.text
+    finally:
+        console.close()
+        held.close()
+        endpoint.stop()

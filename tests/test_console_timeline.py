@@ -105,7 +105,7 @@ def test_timers_children_and_lambdas():
     assert (wait.started, wait.closed, wait.outcome) == (1001.0, 1006.0, "fired")
     assert (guard.closed, guard.outcome) == (1002.0, "canceled")
     kid = lanes["kid"]
-    assert (kid.kind, kid.name) == ("child", "Child/1")
+    assert (kid.kind, kid.name, kid.run_id) == ("child", "Child/1", "r")
     assert (kid.last.scheduled, kid.last.started, kid.last.closed, kid.outcome) == (
         1006.0, 1006.5, 1009.0, "terminated")
     twin = lanes["twin"].last
@@ -114,6 +114,8 @@ def test_timers_children_and_lambdas():
     assert (fn.kind, fn.name, fn.outcome, fn.last.started) == ("lambda", "resize", "completed",
                                                                1008.2)
     assert not line.closed and line.end == 1010.0  # open: drawn up to now
+    links = [a.get("href") for a in parse(svg.render(line)).iter(f"{SVG}a")]
+    assert "/execution?workflowId=kid&runId=r" in links  # the child's label leads to it
 
 
 def test_decision_ticks_marks_and_open_work():
@@ -172,7 +174,8 @@ def test_svg_lanes_carry_their_times_and_escape_what_users_wrote():
     assert (float(first.get("data-scheduled")), float(first.get("data-started")),
             float(first.get("data-closed"))) == (1001.0, 1001.5, 1003.5)
     assert first.find(f"{SVG}line").get("class") == "end-mark"  # the failure is marked
-    run = first.find(f"{SVG}rect[@class='run']")
+    run = first.find(f".//{SVG}rect[@class='run']")
+    assert first.find(f"{SVG}a").get("href") == "#event-5"  # the bar leads to its event
     # x in milliseconds since the start: the plot's viewBox does the scaling.
     assert (float(run.get("x")), float(run.get("width"))) == (1500.0, 2000.0)
     ticks = root.findall(f".//{SVG}line[@data-outcome]")

@@ -295,6 +295,13 @@ def _summary(run: Execution) -> str:
         ("Events", str(len(run.events))),
     ]
     body = "".join(f"<dt>{escape(k)}</dt><dd>{escape(str(v))}</dd>" for k, v in rows if v)
+    close = next((e for e in reversed(run.events)
+                  if e.get("eventType") == "WorkflowExecutionContinuedAsNew"), None)
+    if close is not None:
+        new_run = event_attributes(close).get("newExecutionRunId", "")
+        workflow_id = info.get("execution", {}).get("workflowId", "")
+        body += (f"<dt>Continued as</dt><dd><a href=\"{execution_link(workflow_id, new_run)}\">"
+                 f"run {escape(new_run)}</a></dd>")
     if parent:
         body += (f"<dt>Parent</dt><dd><a href=\"{execution_link(parent['workflowId'], parent['runId'])}\">"
                  f"{escape(parent['workflowId'])}</a></dd>")

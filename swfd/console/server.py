@@ -241,6 +241,7 @@ class Handler(BaseHTTPRequestHandler):
         return {k: v for k, v in fields.items() if v}
 
     def error_page(self, status: int, title: str, message: str) -> None:
+        self.close_connection = True  # a refused request's body may be unread
         page = self.server.console.page(self.cookie())
         self.send(status, page.error(title, message, int(status)).encode())
 

@@ -19,6 +19,7 @@ and names come from the history, i.e. from users: everything is escaped.
 from __future__ import annotations
 
 from html import escape
+from urllib.parse import urlencode
 
 from swfd.console.timeline import Attempt, Lane, Timeline
 
@@ -82,11 +83,13 @@ def _attempt(timeline: Timeline, lane: Lane, attempt: Attempt, y: float) -> str:
         lines.append(f"waited {duration_text(end - attempt.scheduled)}, never started")
     parts.append(f"<title>{escape(chr(10).join(lines))}</title>")
     wait_end = end if started is None else started
+    parts.append(f'<a href="#event-{attempt.first_event_id}">')  # to its row in the events
     parts.append(_rect("wait", _ms(timeline, attempt.scheduled), _ms(timeline, wait_end),
                        y + (ROW - BAR) / 2 + 3, BAR - 6))
     if started is not None:
         parts.append(_rect("run", _ms(timeline, started), _ms(timeline, end),
                            y + (ROW - BAR) / 2, BAR))
+    parts.append("</a>")
     if attempt.outcome not in ("open", "completed", "fired"):
         x = _ms(timeline, end)
         parts.append(f'<line class="end-mark" x1="{x:.3f}" x2="{x:.3f}" y1="{y + 2:.1f}" '
@@ -132,10 +135,11 @@ def _decisions(timeline: Timeline, y: float) -> str:
     return "".join(parts)
 
 
-def _label(text: str, y: float, css: str = "label") -> str:
+def _label(text: str, y: float, css: str = "label", href: str | None = None) -> str:
     shown = text if len(text) <= 46 else text[:45] + "…"
-    return (f'<text class="{css}" x="6" y="{y + ROW / 2 + 4:.1f}">{escape(shown)}'
-            f"<title>{escape(text)}</title></text>")
+    label = (f'<text class="{css}" x="6" y="{y + ROW / 2 + 4:.1f}">{escape(shown)}'
+             f"<title>{escape(text)}</title></text>")
+    return f'<a href="{escape(href)}">{label}</a>' if href else label
 
 
 def _axis(low: float, high: float, height: float) -> str:
@@ -172,8 +176,11 @@ def render(timeline: Timeline, start: float | None = None, end: float | None = N
     for index, lane in enumerate(timeline.lanes):
         retries = f" ×{len(lane.attempts)}" if lane.retried else ""
         kind = "" if lane.kind == "activity" else f"{lane.kind} "
+        href = None
+        if lane.kind == "child" and lane.run_id:  # the child's own page
+            href = "/execution?" + urlencode({"workflowId": lane.id, "runId": lane.run_id})
         out.append(_label(f"{kind}{lane.id} · {lane.name}{retries}",
-                          AXIS_HEIGHT + (index + 1) * ROW))
+                          AXIS_HEIGHT + (index + 1) * ROW, href=href))
     out.append(
         f'<svg class="plot" x="{LABEL_WIDTH}" y="{AXIS_HEIGHT}" width="{PLOT_WIDTH}" '
         f'height="{plot_height}" viewBox="{low * 1000:.3f} 0 {(high - low) * 1000:.3f} '

@@ -50,6 +50,7 @@ class Lane:
     name: str
     attempts: list[Attempt] = field(default_factory=list)
     cancel_requested: float | None = None
+    run_id: str | None = None  # a child workflow's run, once started
 
     @property
     def last(self) -> Attempt:
@@ -211,6 +212,9 @@ class _Builder:
                 self.closed(attrs.get(opening), at, outcome, _why(attrs))
             elif kind[len(prefix):] == "Started":
                 self.started(attrs.get(opening), at)
+                found = self.by_event.get(int(attrs.get(opening) or 0))
+                if found and prefix == "ChildWorkflowExecution":
+                    found[0].run_id = (attrs.get("workflowExecution") or {}).get("runId")
             elif kind == "ActivityTaskCancelRequested":
                 lane = self.lanes.get(("activity", str(attrs.get("activityId"))))
                 if lane:

@@ -72,18 +72,26 @@
       zoom(event.deltaY < 0 ? 0.8 : 1.25, timeAt(event.clientX));
     }, { passive: false });
 
+    // Drag to pan; a press that does not move stays a click (a bar links to its event).
     var drag = null;
     plot.addEventListener("pointerdown", function (event) {
-      drag = { x: event.clientX, from: view.from, to: view.to };
-      plot.setPointerCapture(event.pointerId);
+      drag = { x: event.clientX, from: view.from, to: view.to, moved: false, id: event.pointerId };
     });
     plot.addEventListener("pointermove", function (event) {
       if (!drag) { return; }
+      if (!drag.moved && Math.abs(event.clientX - drag.x) < 4) { return; }
+      if (!drag.moved) { drag.moved = true; plot.setPointerCapture(drag.id); }
       var box = plot.getBoundingClientRect();
       var shift = (event.clientX - drag.x) / box.width * (drag.to - drag.from);
       show(drag.from - shift, drag.to - shift);
     });
-    plot.addEventListener("pointerup", function () { drag = null; });
+    plot.addEventListener("click", function (event) {
+      if (drag && drag.moved) { event.preventDefault(); }
+      drag = null;
+    }, true);
+    plot.addEventListener("pointerup", function () {
+      if (drag && !drag.moved) { drag = null; }
+    });
     show(view.from, view.to);
   }
 
