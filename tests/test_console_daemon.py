@@ -4,9 +4,12 @@ it with the daemon."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
+import subprocess
+import sys
 
 import pytest
 from test_console_support import request
@@ -51,3 +54,27 @@ def test_the_daemon_serves_restarts_and_stops_its_console(tmp_path):
         wait_for(lambda: not pid_alive(int(pid2)), 10, message="the console stopped")
     finally:
         d.close()
+
+
+def test_swfd_console_serves_in_the_foreground_until_terminated(tmp_path, local_endpoint,
+                                                               domain):
+    config = tmp_path / "swfd.ini"
+    config.write_text(f"[swfd]\ndomain = {domain}\nendpoint_url = {local_endpoint.url}\n"
+                      "log_format = json\n\n[worker:w]\ntask_list = w\n")
+    log = tmp_path / "console.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "swfd.cli", "--config", str(config),
+                                 "console", "--port", "0"], stdout=out, stderr=out)
+    try:
+        line = wait_for(lambda: [json.loads(x) for x in log.read_text().splitlines()
+                                 if '"console at ' in x], 30, message="the console's address")[0]
+        assert line["pool"] == "console" and line["pid"] == proc.pid
+        url = re.search(r"console at (http://\S+)/ ", line["message"])[1]
+        page = request(url, "/")
+        assert page.status == 200 and domain in page.text and "read-only" in page.text
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)

@@ -9,8 +9,11 @@ from __future__ import annotations
 import json
 import re
 import socket
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
 from html import unescape
+from urllib.parse import urlencode
 
 import pytest
 from test_console_support import InProcessConsole, request
@@ -254,14 +257,18 @@ def test_errors_are_pages_naming_what_failed(console, swf_client, types):
 
 
 def test_the_command_binds_loopback_unless_told(tmp_path):
-    from swfd.cli import main
     from swfd.config import ConfigError, load
 
     config = tmp_path / "swfd.ini"
-    config.write_text("[swfd]\ndomain = d\nendpoint_url = http://127.0.0.1:9\n")
-    assert main(["--config", str(config), "console", "--host", "0.0.0.0"]) == 2
+    config.write_text("[swfd]\ndomain = d\nendpoint_url = http://127.0.0.1:9\n"
+                      "[worker:w]\ntask_list = w\n")
+    refused = subprocess.run([sys.executable, "-m", "swfd.cli", "--config", str(config),
+                              "console", "--host", "0.0.0.0", "--port", "0"],
+                             check=False, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "not a loopback address" in refused.stderr
     config.write_text("[swfd]\ndomain = d\nendpoint_url = embedded\n"
-                      "[embedded]\nconsole = yes\nconsole_host = 10.1.2.3\n")
+                      "[embedded]\nconsole = yes\nconsole_host = 10.1.2.3\n"
+                      "[worker:w]\ntask_list = w\n")
     with pytest.raises(ConfigError, match=r"console_host.*loopback"):
         load(str(config))
 
@@ -280,3 +287,21 @@ def test_throttling_shows_as_a_page(tmp_path):
         console.close()
         held.close()
         endpoint.stop()
+
+
+def test_ids_users_wrote_are_escaped_everywhere(console, swf_client, types, caplog):
+    nasty = '<img src=x onerror=alert(1)>"\'&'
+    run = start(swf_client, types, nasty, tags=[nasty], input=nasty)
+    listing = request(console.url, "/")
+    assert nasty not in listing.text and listing.rows() == [nasty]
+    page = request(console.url, "/execution?" + urlencode({"workflowId": nasty,
+                                                           "runId": run["runId"]}))
+    assert page.status == 200 and nasty not in page.text
+    assert "&lt;img src=x onerror=alert(1)&gt;&quot;&#x27;&amp;" in page.text
+    # An error about it: a page, and a log line naming the execution.
+    missing = request(console.url, "/execution?" + urlencode({"workflowId": nasty,
+                                                              "runId": "nope"}))
+    assert missing.status == 404 and nasty not in missing.text
+    logged = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert logged and getattr(logged[-1], "workflowId", None) == nasty
+    assert getattr(logged[-1], "runId", None) == "nope"

@@ -199,6 +199,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def handle_safely(self, serve: Callable[[], None]) -> None:
         self.new_cookie = ""
+        self.ids: dict[str, str] = {}  # the execution a request is about, for the log
         console = self.server.console
         try:
             if not host_allowed(self.headers.get("Host"), self.server.server_port):
@@ -208,7 +209,8 @@ class Handler(BaseHTTPRequestHandler):
             with retry_bounds(max_attempts=3):
                 serve()
         except Refused as exc:
-            log.warning("refused %s %s: %s", self.command, urlsplit(self.path).path, exc)
+            log.warning("refused %s %s: %s", self.command, urlsplit(self.path).path, exc,
+                        extra=self.log_ids())
             self.error_page(exc.status, "Refused", str(exc))
         except DoesNotExist as exc:
             self.error_page(HTTPStatus.NOT_FOUND, "Not found", str(exc))
@@ -237,7 +239,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_ids(self) -> dict[str, Any]:
         query = parse_qs(urlsplit(self.path).query)
-        fields = {"workflowId": _one(query, "workflowId"), "runId": _one(query, "runId")}
+        fields = {"workflowId": _one(query, "workflowId"), "runId": _one(query, "runId"),
+                  **self.ids}
         return {k: v for k, v in fields.items() if v}
 
     def error_page(self, status: int, title: str, message: str) -> None:
@@ -286,8 +289,10 @@ class Handler(BaseHTTPRequestHandler):
         workflow_id = _one(query, "workflowId")
         if not workflow_id:
             raise Refused(HTTPStatus.BAD_REQUEST, "workflowId is missing")
+        self.ids = {"workflowId": workflow_id}
         run_id = _one(query, "runId") or latest_run_id(console.client, console.domain,
                                                        workflow_id)
+        self.ids["runId"] = run_id
         run = data.execution(console.client, console.domain, workflow_id, run_id)
         window = (_number(query, "from"), _number(query, "to"))
         notice = {"signal": "Signal sent.", "cancel": "Cancellation requested.",
@@ -348,6 +353,7 @@ class Handler(BaseHTTPRequestHandler):
             raise Refused(HTTPStatus.FORBIDDEN, "the form's CSRF token is missing or wrong: "
                           "reload the page and try again")
         workflow_id, run_id = form.get("workflowId", ""), form.get("runId", "")
+        self.ids = {"workflowId": workflow_id, "runId": run_id}
         if not workflow_id or not run_id:
             raise Refused(HTTPStatus.BAD_REQUEST, "workflowId and runId are required")
         if action == "signal" and not form.get("signalName"):
@@ -355,7 +361,6 @@ class Handler(BaseHTTPRequestHandler):
         if form.get("confirmed") != "yes":
             self.send(HTTPStatus.OK, console.page(cookie).confirm(action, form).encode())
             return
-        ids = {"workflowId": workflow_id, "runId": run_id}
         if action == "signal":
             data.signal(console.client, console.domain, workflow_id, run_id,
                         form["signalName"], form.get("input") or None)
@@ -364,7 +369,7 @@ class Handler(BaseHTTPRequestHandler):
         else:
             data.terminate(console.client, console.domain, workflow_id, run_id,
                            form.get("reason"))
-        log.info("console action %s done", action, extra=ids)
+        log.info("console action %s done", action, extra=self.log_ids())
         location = execution_link(workflow_id, run_id).replace("&amp;", "&") + f"&done={action}"
         self.send(HTTPStatus.SEE_OTHER, b"", headers={"Location": location})
 
