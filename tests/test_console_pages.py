@@ -11,6 +11,7 @@ import re
 import socket
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta, timezone
 from html import unescape
 from urllib.parse import urlencode
@@ -20,7 +21,7 @@ from test_console_support import InProcessConsole, request
 from test_daemon_support import boto3_client
 
 from swfd.local.server import LocalEndpoint
-from swfd.testing import free_port
+from swfd.testing import free_port, wait_for
 
 
 @pytest.fixture
@@ -305,3 +306,45 @@ def test_ids_users_wrote_are_escaped_everywhere(console, swf_client, types, capl
     logged = [r for r in caplog.records if r.levelname == "ERROR"]
     assert logged and getattr(logged[-1], "workflowId", None) == nasty
     assert getattr(logged[-1], "runId", None) == "nope"
+
+
+def test_timer_and_child_workflow_lanes_from_a_real_history(console, swf_client, types):
+    """Decided by hand through the endpoint: a timer that fires and a child that completes."""
+    for name, task_list in (("Parent", "parent"), ("Child", "child")):
+        swf_client.register_workflow_type(
+            domain=types, name=name, version="1", defaultTaskList={"name": task_list},
+            defaultTaskStartToCloseTimeout="30", defaultExecutionStartToCloseTimeout="600",
+            defaultChildPolicy="TERMINATE")
+    run = start(swf_client, types, "parent-run", name="Parent")
+    task = swf_client.poll_for_decision_task(domain=types, taskList={"name": "parent"})
+    swf_client.respond_decision_task_completed(taskToken=task["taskToken"], decisions=[
+        {"decisionType": "StartTimer", "startTimerDecisionAttributes": {
+            "timerId": "pause", "startToFireTimeout": "1"}},
+        {"decisionType": "StartChildWorkflowExecution",
+         "startChildWorkflowExecutionDecisionAttributes": {
+             "workflowId": "kid", "workflowType": {"name": "Child", "version": "1"}}}])
+    child = swf_client.poll_for_decision_task(domain=types, taskList={"name": "child"})
+    swf_client.respond_decision_task_completed(taskToken=child["taskToken"], decisions=[{
+        "decisionType": "CompleteWorkflowExecution",
+        "completeWorkflowExecutionDecisionAttributes": {"result": "grown"}}])
+
+    def history_types():
+        return {e["eventType"] for e in swf_client.get_workflow_execution_history(
+            domain=types, execution=run)["events"]}
+
+    wait_for(lambda: {"TimerFired", "ChildWorkflowExecutionCompleted"} <= history_types(), 20,
+             message="the timer fired and the child completed")
+    page = request(console.url, f"/execution?workflowId=parent-run&runId={run['runId']}")
+    drawn = ET.fromstring(re.search(r"<svg xmlns=.*?</svg></svg>", page.text, re.DOTALL)[0])
+    ns = "{http://www.w3.org/2000/svg}"
+    lanes = {g.get("data-id"): g for g in drawn.iter(f"{ns}g")
+             if "lane" in (g.get("class") or "").split()}
+    timer, kid = lanes["pause"], lanes["kid"]
+    assert (timer.get("data-kind"), timer.get("data-outcome")) == ("timer", "fired")
+    fired = timer.find(f"{ns}g")
+    assert 0.9 <= float(fired.get("data-closed")) - float(fired.get("data-started")) < 10
+    assert (kid.get("data-kind"), kid.get("data-name"), kid.get("data-outcome")) == (
+        "child", "Child/1", "completed")
+    child_run = child["workflowExecution"]["runId"]
+    assert f"/execution?workflowId=kid&amp;runId={child_run}" in page.text
+    assert request(console.url, f"/execution?workflowId=kid&runId={child_run}").status == 200
