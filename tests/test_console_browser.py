@@ -1,10 +1,10 @@
 """The web console in headless Chromium, on boto's tutorial run by a real daemon.
 
-One daemon for the module (the tutorial plugin, ActivityA slowed to 0.5 s by
-test_daemon_tutorial's hook so the Parallel workflow's activities overlap on
+A daemon running the tutorial plugin (ActivityA slowed to 0.5 s by
+test_daemon_tutorial's hook, so the Parallel workflow's activities overlap on
 the two workers) with ``[embedded] console = yes``: its console is the one the
 daemon serves, read-only. The actions run on a console with ``--allow-actions``
-served from this process on the daemon's endpoint. Assertions read the SVG's
+served from this process, on a local endpoint. Assertions read the SVG's
 data attributes, never pixels; every page is also saved as a screenshot under
 the test's tmp_path.
 """
@@ -18,11 +18,11 @@ from types import SimpleNamespace
 
 import pytest
 from test_console_support import InProcessConsole, browser, chromium_or_skip  # noqa: F401
-from test_daemon_support import ROOT, TEST_PLUGINS, Daemon, boto3_client
+from test_daemon_support import ROOT, TEST_PLUGINS, Daemon
 
 from swfd.testing import wait_for
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("console-browser")]
+pytestmark = pytest.mark.slow
 
 LANES_JS = """svg => Array.from(svg.querySelectorAll('g.lane')).map(lane => ({
     kind: lane.dataset.kind, id: lane.dataset.id, name: lane.dataset.name,
@@ -33,11 +33,12 @@ LANES_JS = """svg => Array.from(svg.querySelectorAll('g.lane')).map(lane => ({
         closed: +a.dataset.closed}))}))"""
 
 
-@pytest.fixture(scope="module")
-def tutorial(tmp_path_factory):
+@pytest.fixture
+def tutorial(tmp_path):
     chromium_or_skip()
     pytest.importorskip("swfd_tutorial", reason="pip install -e plugins/tutorial")
-    home = tmp_path_factory.mktemp("console-daemon")
+    home = tmp_path / "daemon"
+    home.mkdir()
     d = Daemon(home, "", env={
         "SWFD_PLUGINS": "test_daemon_tutorial",
         "PYTHONPATH": os.pathsep.join([str(TEST_PLUGINS), str(ROOT / "tests")]),
@@ -85,7 +86,16 @@ def shoot(page, tmp_path: Path, name: str) -> None:
     assert path.stat().st_size > 1000
 
 
-def test_executions_page_lists_the_runs(tutorial, page, tmp_path):
+def test_the_tutorials_runs_in_the_browser(tutorial, page, tmp_path):
+    """One daemon, every read-only page (pytest-xdist may not keep a module's tests on
+    one worker, so this is one test rather than one daemon per worker)."""
+    check_executions_page(tutorial, page, tmp_path)
+    check_parallel_timeline(tutorial, page, tmp_path)
+    check_serial_timeline(tutorial, page, tmp_path)
+    check_read_only(tutorial, page, tmp_path)
+
+
+def check_executions_page(tutorial, page, tmp_path):
     page.goto(f"{tutorial.url}/?state=closed")
     rows = page.locator("tr.execution")
     closed_ids = rows.evaluate_all("rows => rows.map(r => r.dataset.workflowId)")
@@ -112,7 +122,8 @@ def test_executions_page_lists_the_runs(tutorial, page, tmp_path):
     shoot(page, tmp_path, "executions-filtered")
 
 
-def test_parallel_timeline_shows_five_overlapping_activities(tutorial, page, tmp_path):
+def check_parallel_timeline(tutorial, page, tmp_path):
+    """The Parallel workflow's five activities overlap."""
     page.goto(execution_url(tutorial.url, tutorial.runs.parallel))
     lanes = page.locator("svg.timeline").evaluate(LANES_JS)
     assert [lane["kind"] for lane in lanes] == ["activity"] * 5
@@ -147,7 +158,8 @@ def test_parallel_timeline_shows_five_overlapping_activities(tutorial, page, tmp
     assert page.get_attribute("svg.plot", "viewBox").split()[2] == before[2]
 
 
-def test_serial_timeline_shows_three_activities_in_sequence(tutorial, page, tmp_path):
+def check_serial_timeline(tutorial, page, tmp_path):
+    """The Serial workflow's three activities run one after the other."""
     page.goto(execution_url(tutorial.url, tutorial.runs.serial))
     lanes = page.locator("svg.timeline").evaluate(LANES_JS)
     assert [lane["name"] for lane in lanes] == ["ActivityA/1.0", "ActivityB/1.0",
@@ -165,7 +177,8 @@ def test_serial_timeline_shows_three_activities_in_sequence(tutorial, page, tmp_
     shoot(page, tmp_path, "serial")
 
 
-def test_the_daemons_console_is_read_only(tutorial, page, tmp_path):
+def check_read_only(tutorial, page, tmp_path):
+    """The daemon's console was started without console_allow_actions."""
     page.goto(execution_url(tutorial.url, tutorial.runs.stuck))
     assert page.locator("dl.summary").get_attribute("data-status") == "OPEN"
     assert page.locator("form[method=post]").count() == 0
@@ -176,10 +189,16 @@ def test_the_daemons_console_is_read_only(tutorial, page, tmp_path):
     shoot(page, tmp_path, "open-read-only")
 
 
-def test_actions_ask_for_confirmation(tutorial, page, tmp_path):
-    client = boto3_client(tutorial.daemon.url)
-    acting = InProcessConsole(client, "boto_tutorial", allow_actions=True)
-    run = tutorial.runs.stuck
+def test_actions_ask_for_confirmation(swf_client, domain, browser, tmp_path):  # noqa: F811
+    swf_client.register_workflow_type(
+        domain=domain, name="Waits", version="1", defaultTaskList={"name": "nobody"},
+        defaultTaskStartToCloseTimeout="30", defaultExecutionStartToCloseTimeout="600",
+        defaultChildPolicy="TERMINATE")
+    started = swf_client.start_workflow_execution(
+        domain=domain, workflowId="stuck-run", workflowType={"name": "Waits", "version": "1"})
+    run = {"workflowId": "stuck-run", "runId": started["runId"]}
+    acting = InProcessConsole(swf_client, domain, allow_actions=True)
+    page = browser.new_page()
     try:
         page.goto(execution_url(acting.url, run))
         page.fill("form.signal input[name=signalName]", "go")
@@ -194,8 +213,8 @@ def test_actions_ask_for_confirmation(tutorial, page, tmp_path):
         page.click("form.cancel button[type=submit]")
         assert page.locator("h1").inner_text() == "Confirm: cancel"
         page.click("#back")  # changed our mind: nothing happened
-        info = client.describe_workflow_execution(domain="boto_tutorial",
-                                                  execution=run)["executionInfo"]
+        info = swf_client.describe_workflow_execution(domain=domain,
+                                                      execution=run)["executionInfo"]
         assert not info.get("cancelRequested")
         page.click("form.cancel button[type=submit]")
         page.click("#confirm")
@@ -209,4 +228,5 @@ def test_actions_ask_for_confirmation(tutorial, page, tmp_path):
         assert page.locator("form[method=post]").count() == 0  # closed: nothing to act on
         shoot(page, tmp_path, "terminated")
     finally:
+        page.close()
         acting.close()
