@@ -242,7 +242,9 @@ def test_errors_are_pages_naming_what_failed(console, swf_client, types):
     assert "Traceback" not in missing.text
     no_run = request(console.url, "/execution?workflowId=ghost")
     assert no_run.status == 404 and "ghost" in no_run.text
-    assert request(console.url, "/?size=abc").status == 400
+    for query in ("size=abc", "size=nan", "size=0", "size=1001"):
+        assert request(console.url, f"/?{query}").status == 400, query
+    assert request(console.url, "/execution?workflowId=ghost&from=inf").status == 400
     assert request(console.url, "/?state=sideways").status == 400
     bad_time = request(console.url, "/?startedAfter=yesterday")
     assert bad_time.status == 400 and "startedAfter" in unescape(bad_time.text)

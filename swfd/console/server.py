@@ -23,6 +23,7 @@ import hashlib
 import hmac
 import ipaddress
 import logging
+import math
 import secrets
 import time
 from dataclasses import dataclass
@@ -144,9 +145,12 @@ def _number(query: dict[str, list[str]], key: str, default: float | None = None,
     if value is None:
         return default
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
-        raise Refused(HTTPStatus.BAD_REQUEST, f"{key} = {value!r}: expected a number") from None
+        number = math.nan
+    if not math.isfinite(number):
+        raise Refused(HTTPStatus.BAD_REQUEST, f"{key} = {value!r}: expected a number")
+    return number
 
 
 def filters_from(query: dict[str, list[str]]) -> Filters:
@@ -186,7 +190,10 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def cookie(self) -> str:
-        """The browser's random cookie (the CSRF token is its HMAC); a new one if absent."""
+        """The browser's random cookie (the CSRF token is its HMAC); a new one if absent
+        (the same one for the rest of this request)."""
+        if self.new_cookie:
+            return self.new_cookie
         jar = SimpleCookie()
         try:
             jar.load(self.headers.get("Cookie", ""))
@@ -273,9 +280,11 @@ class Handler(BaseHTTPRequestHandler):
     def executions(self, query: dict[str, list[str]]) -> None:
         console = self.server.console
         filters = filters_from(query)
-        size = int(_number(query, "size", 50) or 50)
-        if not 1 <= size <= MAX_PAGE_SIZE:
-            raise Refused(HTTPStatus.BAD_REQUEST, f"size = {size}: expected 1 to {MAX_PAGE_SIZE}")
+        number = _number(query, "size", 50.0)
+        if number != int(number) or not 1 <= number <= MAX_PAGE_SIZE:
+            raise Refused(HTTPStatus.BAD_REQUEST,
+                          f"size = {number:g}: expected a whole number from 1 to {MAX_PAGE_SIZE}")
+        size = int(number)
         token = _one(query, "next")
         listing = data.list_executions(console.client, console.domain, filters, token=token,
                                        page_size=size)
