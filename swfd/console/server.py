@@ -299,11 +299,11 @@ class Handler(BaseHTTPRequestHandler):
         if not workflow_id:
             raise Refused(HTTPStatus.BAD_REQUEST, "workflowId is missing")
         self.ids = {"workflowId": workflow_id}
+        window = (_number(query, "from"), _number(query, "to"))  # checked before any call
         run_id = _one(query, "runId") or latest_run_id(console.client, console.domain,
                                                        workflow_id)
         self.ids["runId"] = run_id
         run = data.execution(console.client, console.domain, workflow_id, run_id)
-        window = (_number(query, "from"), _number(query, "to"))
         notice = {"signal": "Signal sent.", "cancel": "Cancellation requested.",
                   "terminate": "Terminated."}.get(_one(query, "done") or "", "")
         html = console.page(self.cookie()).execution(run, window, console.clock(), notice)
