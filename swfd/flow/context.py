@@ -223,7 +223,7 @@ class WorkflowContext:
                   params: dict[str, Any], where: str) -> Future:
         key = make_key("ScheduleActivityTask", activity_id, {"name": name, "version": version})
         self._replay.emit(key, where, lambda d: d.schedule_activity_task(
-            activity_id, name, version, control=control, **params))
+            activity_id, name, version, control=control, **params), payload=params["input"])
         future = Future(f"activity {activity_id}")
         future.on_cancel = lambda: self._replay.emit(
             make_key("RequestCancelActivityTask", activity_id), where,
@@ -305,7 +305,7 @@ class WorkflowContext:
             name, version, workflow_id, child_policy=child_policy, input=encoded,
             execution_start_to_close_timeout=execution_start_to_close_timeout,
             tag_list=tag_list, task_list=task_list, task_priority=task_priority,
-            task_start_to_close_timeout=task_start_to_close_timeout))
+            task_start_to_close_timeout=task_start_to_close_timeout), payload=encoded)
         future = Future(f"child {workflow_id}")
         future.codec = codec  # type: ignore[attr-defined]
         future.on_cancel = lambda: self._cancel_external(workflow_id,

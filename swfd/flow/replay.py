@@ -36,6 +36,9 @@ from swfd.history import attributes
 _FLOW_DIR = os.path.dirname(os.path.abspath(__file__))
 #: Exceptions that close the workflow as failed; any other is a bug in the decision logic.
 WORKFLOW_FAILURES = (WorkflowFailed, ActivityFailed, ChildWorkflowFailed)
+#: Decisions whose input is compared on replay: the same ids with other inputs would
+#: hand recorded results to the wrong call.
+_WITH_INPUT = frozenset({"ScheduleActivityTask", "StartChildWorkflowExecution"})
 
 
 class Replay:
@@ -135,18 +138,21 @@ class Replay:
         recorded = self.activation.recorded or []
         return recorded[self.matched][0] if self.matched < len(recorded) else None
 
-    def emit(self, key: Key, where: str, build: Callable[[Decisions], None]) -> None:
-        """A decision the code makes: checked against the history while replaying,
-        added to the answer in the live decision task."""
+    def emit(self, key: Key, where: str, build: Callable[[Decisions], None],
+             payload: str | None = None) -> None:
+        """A decision the code makes: checked against the history while replaying
+        (``payload``, the input it carries, too), added to the answer in the live
+        decision task."""
         if self.finished:
             return
         try:
-            self.match(key, where, build)
+            self.match(key, where, build, payload)
         except NonDeterminismError as exc:
             self.error = self.error or exc
             raise
 
-    def match(self, key: Key, where: str, build: Callable[[Decisions], None]) -> None:
+    def match(self, key: Key, where: str, build: Callable[[Decisions], None],
+              payload: str | None) -> None:
         if not self.replaying:
             build(self.decisions)
             return
@@ -164,6 +170,12 @@ class Replay:
                 f"{describe(expected)} at event {event['eventId']} ({event['eventType']}): the "
                 "workflow's code changed under this execution (use wf.patched() to branch "
                 "safely)")
+        if key[0] in _WITH_INPUT and attributes(event).get("input") != payload:
+            raise NonDeterminismError(
+                f"{where}: the code decides {describe(key)} with another input than the "
+                f"history recorded at event {event['eventId']} ({event['eventType']}) (inputs "
+                "not shown: they are payloads): the workflow's code changed under this "
+                "execution (use wf.patched() to branch safely)")
         self.matched += 1
 
     def check_all_matched(self) -> None:
