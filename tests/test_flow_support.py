@@ -30,7 +30,7 @@ from swfd.registry import Registry
 from swfd.testing import wait_for
 from swfd.worker import ActivityPoller
 
-CLOSED = h.CLOSED
+CLOSED = (*h.CLOSED, "WorkflowExecutionContinuedAsNew")
 
 
 class Driver:

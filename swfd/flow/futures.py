@@ -21,6 +21,9 @@ __all__ = ["CancelledError", "Future", "Loop", "Task", "current_loop", "gather",
 
 _PENDING, _DONE, _CANCELLED = "pending", "done", "cancelled"
 _CURRENT: list[Loop] = []
+_FOREIGN_AWAIT = ("swfd's deterministic loop runs a workflow: await only what the workflow "
+                  "context returns, swfd.gather and swfd.wait (not asyncio.sleep, "
+                  "asyncio.gather or I/O; use wf.sleep)")
 
 
 def current_loop() -> Loop:
@@ -153,6 +156,8 @@ class Task(Future):
                 error = target.exception()
             else:
                 value = target.result()
+        if isinstance(error, CancelledError):
+            self._cancel_requested = False  # delivered: the coroutine may go on (clean up)
         self.loop.running = self
         try:
             awaited = self.coro.throw(error) if error is not None else self.coro.send(value)
@@ -161,6 +166,11 @@ class Task(Future):
             return
         except CancelledError:
             super().cancel()
+            return
+        except RuntimeError as exc:
+            if "event loop" in str(exc):  # asyncio.sleep() and friends look for theirs
+                exc = TypeError(f"{exc}: {_FOREIGN_AWAIT}")
+            self.set_exception(exc)
             return
         except BaseException as exc:  # noqa: BLE001 - the task's outcome, re-raised to awaiters
             self.set_exception(exc)
@@ -172,10 +182,7 @@ class Task(Future):
             return
         if not isinstance(awaited, Future):
             self.coro.close()
-            self.set_exception(TypeError(
-                f"workflow code awaited {awaited!r}, which swfd's deterministic loop cannot "
-                "run: await only what the workflow context returns, swfd.gather and "
-                "swfd.wait (not asyncio.sleep, asyncio.gather or I/O)"))
+            self.set_exception(TypeError(f"workflow code awaited {awaited!r}: {_FOREIGN_AWAIT}"))
             return
         self.waiting_on = awaited
         if self._cancel_requested and not awaited.done():
