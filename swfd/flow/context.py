@@ -9,6 +9,7 @@ the same ids.
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import os
 import random as _random
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 
 _FLOW_DIR = os.path.dirname(os.path.abspath(__file__))
 PATCH_MARKER = "patched:"
+RANDOM_MARKER = "random-seed"
 MAX_ID = 256
 
 
@@ -86,7 +88,7 @@ class WorkflowContext:
         self.input: Any = None
         self.cancel_requested = False
         self._counters: dict[str, int] = {}
-        self._rng = _random.Random(f"swfd-flow:{self.run_id}")
+        self._rng: _random.Random | None = None
         self._activities: dict[str, Future] = {}
         self._timers: dict[str, Future] = {}
         self._children: dict[str, Future] = {}
@@ -120,12 +122,25 @@ class WorkflowContext:
         return self.history_length >= self.continue_as_new_after
 
     def random(self) -> _random.Random:
-        """A random generator seeded from the run id: the same draws on every replay."""
+        """A random generator whose seed is in the history: the same draws on every replay.
+
+        The first call records the seed (drawn from the run id) in a ``random-seed``
+        marker; replays, and a replay check that knows only the events, read it back.
+        """
+        if self._rng is None:
+            key = make_key("RecordMarker", RANDOM_MARKER)
+            recorded_key, event = self._replay.next_recorded()
+            if self._replay.replaying and recorded_key == key:
+                seed = attributes(event).get("details") or ""
+            else:
+                seed = hashlib.sha256(f"swfd-flow:{self.run_id}".encode()).hexdigest()[:32]
+            self._replay.emit(key, caller_line(), lambda d: d.record_marker(RANDOM_MARKER, seed))
+            self._rng = _random.Random(seed)
         return self._rng
 
     def uuid4(self) -> uuid.UUID:
         """A UUID drawn from :meth:`random` (replay-identical)."""
-        return uuid.UUID(int=self._rng.getrandbits(128), version=4)
+        return uuid.UUID(int=self.random().getrandbits(128), version=4)
 
     def patched(self, patch_id: str) -> bool:
         """True where the new code may run, False where an execution started under
@@ -138,7 +153,7 @@ class WorkflowContext:
         if patch_id in self._patches:
             return self._patches[patch_id]
         key = make_key("RecordMarker", PATCH_MARKER + patch_id)
-        applies = not self._replay.replaying or self._replay.next_recorded() == key
+        applies = not self._replay.replaying or self._replay.next_recorded()[0] == key
         if applies:
             self._replay.emit(key, caller_line(),
                               lambda d: d.record_marker(PATCH_MARKER + patch_id, patch_id))

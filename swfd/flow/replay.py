@@ -133,10 +133,10 @@ class Replay:
 
     # -- matching -------------------------------------------------------------------
 
-    def next_recorded(self) -> Key | None:
-        """The key of the next decision the current (past) activation recorded."""
+    def next_recorded(self) -> tuple[Key | None, dict[str, Any]]:
+        """The key and event of the next decision the current (past) activation recorded."""
         recorded = self.activation.recorded or []
-        return recorded[self.matched][0] if self.matched < len(recorded) else None
+        return recorded[self.matched] if self.matched < len(recorded) else (None, {})
 
     def emit(self, key: Key, where: str, build: Callable[[Decisions], None],
              payload: str | None = None) -> None:
