@@ -201,6 +201,14 @@ def test_actions_ask_for_confirmation(swf_client, domain, browser, tmp_path):  #
     page = browser.new_page()
     try:
         page.goto(execution_url(acting.url, run))
+        # Following an open run: the page reloads by itself and shows what happened since.
+        page.check("#follow")
+        swf_client.signal_workflow_execution(domain=domain, workflowId="stuck-run",
+                                             signalName="from-elsewhere")
+        page.locator("tr.event[data-event-type=WorkflowExecutionSignaled]").wait_for(
+            timeout=15_000)
+        assert page.is_checked("#follow")  # still following after the reload
+        page.uncheck("#follow")
         page.fill("form.signal input[name=signalName]", "go")
         page.fill("form.signal textarea[name=input]", '{"speed": 3}')
         page.click("form.signal button[type=submit]")
@@ -208,7 +216,7 @@ def test_actions_ask_for_confirmation(swf_client, domain, browser, tmp_path):  #
         shoot(page, tmp_path, "confirm-signal")
         page.click("#confirm")
         assert page.locator(".notice").inner_text() == "Signal sent."
-        assert page.locator("tr.event[data-event-type=WorkflowExecutionSignaled]").count() == 1
+        assert page.locator("tr.event[data-event-type=WorkflowExecutionSignaled]").count() == 2
 
         page.click("form.cancel button[type=submit]")
         assert page.locator("h1").inner_text() == "Confirm: cancel"

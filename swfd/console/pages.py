@@ -100,6 +100,9 @@ class Page:
             _summary(run),
             _payloads(run.events),
         ]
+        if run.is_open:  # console.js shows it: reload every few seconds while it runs
+            parts.append("<label class=\"follow\" hidden><input type=\"checkbox\" "
+                         "id=\"follow\"> Follow: refresh every 5 s while it runs</label>")
         if self.allow_actions and run.is_open:
             parts.append(self.actions(workflow_id, run_id))
         parts += [

@@ -108,9 +108,28 @@
     });
   }
 
+  // An open execution's page can follow it: reload every 5 s, remembered for the tab.
+  function setupFollow() {
+    var box = document.getElementById("follow");
+    if (!box) { return; }
+    box.parentElement.hidden = false;
+    box.checked = window.sessionStorage.getItem("swfd-follow") === "1";
+    var timer = null;
+    function arm() {
+      window.clearTimeout(timer);
+      if (box.checked) { timer = window.setTimeout(function () { window.location.reload(); }, 5000); }
+    }
+    box.addEventListener("change", function () {
+      window.sessionStorage.setItem("swfd-follow", box.checked ? "1" : "0");
+      arm();
+    });
+    arm();
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("svg.timeline").forEach(setupTimeline);
     setupEvents();
+    setupFollow();
     document.documentElement.setAttribute("data-console-js", "ready");
   });
 }());
