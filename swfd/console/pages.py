@@ -353,7 +353,8 @@ def _payloads(events: list[dict[str, Any]]) -> str:
             inner = (_payload(shown["result"]) if "result" in shown
                      else "<p class=\"none\">(none)</p>")
         else:
-            inner = "".join(f"<h3>{escape(k)}</h3>{_payload(v)}" for k, v in shown.items())
+            inner = "<dl class=\"attributes\">" + "".join(
+                f"<dt>{escape(k)}</dt><dd>{_payload(v)}</dd>" for k, v in shown.items()) + "</dl>"
         parts.append(f"<h2>{escape(title)}</h2><div class=\"close\">{inner}</div>")
     return f"<section class=\"payloads\">{''.join(parts)}</section>"
 
