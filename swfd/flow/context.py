@@ -23,6 +23,7 @@ from swfd.codecs import truncate
 from swfd.errors import (
     ActivityFailed,
     ChildWorkflowFailed,
+    CodecError,
     ContinueAsNew,
     ExternalWorkflowFailed,
     SwfdError,
@@ -273,7 +274,7 @@ class WorkflowContext:
         waiting = Future(f"signal {name}")
         queued = self._signals.get(name)
         if queued:
-            waiting.set_result(queued.popleft())
+            _resolve(waiting, queued.popleft())
             return waiting
         self._signal_waiters.setdefault(name, deque()).append(waiting)
         if timeout is None:
@@ -415,13 +416,16 @@ class WorkflowContext:
 
     def _on_WorkflowExecutionSignaled(self, event: dict, attrs: dict) -> None:
         name = attrs.get("signalName", "")
-        value = codecs.decode(self.codec, attrs.get("input"),
-                              f"input of signal {name!r} (event {event['eventId']})")
+        try:
+            value: Any = codecs.decode(self.codec, attrs.get("input"),
+                                       f"input of signal {name!r} (event {event['eventId']})")
+        except CodecError as exc:  # raised where the workflow waits for the signal
+            value = _Undecodable(exc)
         waiters = self._signal_waiters.get(name)
         while waiters:
             waiting = waiters.popleft()
             if not waiting.done():
-                waiting.set_result(value)
+                _resolve(waiting, value)
                 return
         self._signals.setdefault(name, deque()).append(value)
 
@@ -498,6 +502,20 @@ class WorkflowContext:
         self._external_done(attrs, "cancelling", attrs.get("cause"), failed=True)
 
 
+class _Undecodable:
+    """A signal whose input the workflow's codec cannot decode: the error, kept in order."""
+
+    def __init__(self, error: CodecError) -> None:
+        self.error = error
+
+
+def _resolve(future: Future, value: Any) -> None:
+    if isinstance(value, _Undecodable):
+        future.set_exception(value.error)
+    else:
+        future.set_result(value)
+
+
 def _type_name(workflow_type: Any) -> str:
     if isinstance(workflow_type, dict):
         return f"{workflow_type.get('name')}/{workflow_type.get('version')}"
@@ -506,6 +524,8 @@ def _type_name(workflow_type: Any) -> str:
 
 def failure_decision(exc: BaseException) -> tuple[str, str | None]:
     """(reason, details) of FailWorkflowExecution for a workflow-level failure."""
+    if isinstance(exc, CodecError):  # as for an undecodable execution input: not retried
+        return truncate(f"swfd-codec-error: {exc}", 256), str(exc)
     reason = getattr(exc, "reason", None) if not isinstance(exc, (ActivityFailed,
                                                                    ChildWorkflowFailed)) else None
     return truncate(reason or str(exc) or type(exc).__name__, 256), getattr(exc, "details", None)

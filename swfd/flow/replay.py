@@ -23,6 +23,7 @@ from swfd.decisions import Decisions
 from swfd.errors import (
     ActivityFailed,
     ChildWorkflowFailed,
+    CodecError,
     ContinueAsNew,
     NonDeterminismError,
     WorkflowFailed,
@@ -35,7 +36,9 @@ from swfd.history import attributes
 
 _FLOW_DIR = os.path.dirname(os.path.abspath(__file__))
 #: Exceptions that close the workflow as failed; any other is a bug in the decision logic.
-WORKFLOW_FAILURES = (WorkflowFailed, ActivityFailed, ChildWorkflowFailed)
+#: A payload the codec cannot decode (a signal's input, an activity's result) will not
+#: decode on a retry either: it fails the execution with reason ``swfd-codec-error``.
+WORKFLOW_FAILURES = (WorkflowFailed, ActivityFailed, ChildWorkflowFailed, CodecError)
 #: Decisions whose input is compared on replay: the same ids with other inputs would
 #: hand recorded results to the wrong call.
 _WITH_INPUT = frozenset({"ScheduleActivityTask", "StartChildWorkflowExecution"})
