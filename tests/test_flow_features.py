@@ -212,6 +212,7 @@ def test_children_markers_and_cancelling_a_child(tmp_path, local_endpoint, swf_c
         and attrs(e)["workflowExecution"]["workflowId"] == "parent-1-child-3")}
     child_events = driver.run(waiting_child)
     assert child_events[-1]["eventType"] == "WorkflowExecutionCanceled"
+    check_history(parent, events)
 
 
 @swfd.workflow("Cancellable", "1", task_list="flow")

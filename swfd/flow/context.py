@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 _FLOW_DIR = os.path.dirname(os.path.abspath(__file__))
 PATCH_MARKER = "patched:"
 RANDOM_MARKER = "random-seed"
+CHILD_SUFFIX = "-child-"  # default child workflow ids: <parent's workflow id>-child-N
 MAX_ID = 256
 
 
@@ -313,7 +314,7 @@ class WorkflowContext:
         else:
             name, version = workflow.name, version or workflow.version
             task_list, codec = task_list or workflow.task_list, codec or workflow.codec
-        workflow_id = id or f"{self.workflow_id[:200]}-child-{self._next('child')}"
+        workflow_id = id or f"{self.workflow_id[:200]}{CHILD_SUFFIX}{self._next('child')}"
         key = make_key("StartChildWorkflowExecution", workflow_id,
                        {"name": name, "version": version})
         encoded = codecs.encode(codec, input, f"input of child workflow {name}")

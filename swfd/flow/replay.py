@@ -30,7 +30,7 @@ from swfd.errors import (
 )
 from swfd.flow.adapter import FlowWorkflow
 from swfd.flow.commands import Activation, Key, activations, describe, make_key, timestamp
-from swfd.flow.context import WorkflowContext, failure_decision
+from swfd.flow.context import CHILD_SUFFIX, WorkflowContext, failure_decision
 from swfd.flow.futures import Loop
 from swfd.history import attributes
 
@@ -225,19 +225,30 @@ def _input(events: list[dict[str, Any]], codec: str, name: str) -> Any:
     return codecs.decode(codec, raw, f"input of workflow {name}")
 
 
-def check_history(definition: Any, events: list[dict[str, Any]]) -> None:
+def check_history(definition: Any, events: list[dict[str, Any]],
+                  execution: dict[str, str] | None = None) -> None:
     """Replay ``definition`` (an ``async def`` workflow) against a recorded history
     (boto3's events, or ``swfd history --json``'s); raise
-    :class:`swfd.NonDeterminismError` where the code would decide otherwise."""
+    :class:`swfd.NonDeterminismError` where the code would decide otherwise.
+
+    A history does not hold its own workflow id and run id: give ``execution``
+    when the code reads ``wf.workflow_id``/``wf.run_id``. Without it the workflow
+    id is read back from default child ids (``<id>-child-N``) if there are any.
+    """
     adapter = getattr(definition, "func", definition)
     if not isinstance(adapter, FlowWorkflow):
         raise TypeError(f"{definition!r} is not an async def workflow: only those replay")
-    started = next((e for e in events if e["eventType"] == "WorkflowExecutionStarted"), {})
-    execution = {"workflowId": "replay",
-                 "runId": attributes(started).get("originalRunId")
-                 or attributes(started).get("continuedExecutionRunId") or "replay"}
-    adapter.replay(events, execution, codec=definition.codec,
+    adapter.replay(events, execution or _execution_of(events), codec=definition.codec,
                    input=_input(events, definition.codec, definition.name), live=False)
+
+
+def _execution_of(events: list[dict[str, Any]]) -> dict[str, str]:
+    for event in events:
+        if event["eventType"] == "StartChildWorkflowExecutionInitiated":
+            head, sep, tail = attributes(event).get("workflowId", "").rpartition(CHILD_SUFFIX)
+            if sep and tail.isdigit():
+                return {"workflowId": head, "runId": ""}
+    return {"workflowId": "", "runId": ""}
 
 
 __all__ = ["CancelledError", "Replay", "check_history"]
