@@ -526,7 +526,10 @@ def _type_name(workflow_type: Any) -> str:
 def failure_decision(exc: BaseException) -> tuple[str, str | None]:
     """(reason, details) of FailWorkflowExecution for a workflow-level failure."""
     if isinstance(exc, CodecError):  # as for an undecodable execution input: not retried
-        return truncate(f"swfd-codec-error: {exc}", 256), str(exc)
+        return truncate(f"swfd-codec-error: {exc}", 256), truncate(str(exc), 32768)
     reason = getattr(exc, "reason", None) if not isinstance(exc, (ActivityFailed,
                                                                    ChildWorkflowFailed)) else None
-    return truncate(reason or str(exc) or type(exc).__name__, 256), getattr(exc, "details", None)
+    details = getattr(exc, "details", None)
+    if isinstance(details, str):
+        details = truncate(details, 32768, keep="tail")
+    return truncate(str(reason or exc or type(exc).__name__), 256), details

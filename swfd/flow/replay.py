@@ -72,20 +72,22 @@ class Replay:
 
     def run(self) -> Decisions:
         """Replay every activation; return the decisions of the live one (if any)."""
-        for activation in self.activations:
-            self.activation = activation
-            self.replaying = activation.recorded is not None
-            self.now = timestamp(activation.started)
-            self.matched = 0
-            for event in activation.events:
-                self.context.deliver(event)
-            self.loop.run_until_blocked()
-            if self.error is not None:  # raised where user code might have caught it
-                raise self.error
-            self.close_if_done()
-            if self.replaying:
-                self.check_all_matched()
-        self.finish()
+        try:
+            for activation in self.activations:
+                self.activation = activation
+                self.replaying = activation.recorded is not None
+                self.now = timestamp(activation.started)
+                self.matched = 0
+                for event in activation.events:
+                    self.context.deliver(event)
+                self.loop.run_until_blocked()
+                if self.error is not None:  # raised where user code might have caught it
+                    raise self.error
+                self.close_if_done()
+                if self.replaying:
+                    self.check_all_matched()
+        finally:
+            self.finish()
         return self.decisions
 
     def finish(self) -> None:
