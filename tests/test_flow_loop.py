@@ -133,3 +133,18 @@ def test_a_failed_decision_task_folds_into_the_next_activation():
     assert [e["eventId"] for e in live.events] == [11, 12]
     assert live.recorded is None and live.started["eventId"] == 14
     assert len(activations(events, live=False)) == 1
+
+
+def test_an_id_still_in_use_is_refused_where_the_code_asks_for_it():
+    from swfd.flow.replay import Replay
+
+    async def twice(wf):
+        first = wf.sleep(60, id="nap")
+        wf.sleep(30, id="nap")
+        await first
+
+    events = [_event(1, "WorkflowExecutionStarted"), _event(2, "DecisionTaskScheduled"),
+              _event(3, "DecisionTaskStarted")]
+    with pytest.raises(ValueError, match=r"test_flow_loop.py:\d+ in twice: timer id 'nap' is "
+                                         "already in use"):
+        Replay(twice, events, {"workflowId": "w", "runId": "r"}, "json", 10_000).run()

@@ -168,6 +168,16 @@ class WorkflowContext:
 
     # -- decisions ----------------------------------------------------------------
 
+    @staticmethod
+    def _claim(table: dict[str, Future], key: str, future: Future, what: str,
+               where: str) -> None:
+        """Map ``key`` to ``future``; an id still in use would get another's outcome."""
+        current = table.get(key)
+        if current is not None and not current.done():
+            raise ValueError(f"{where}: {what} {key!r} is already in use by one still open; "
+                             "give each concurrent one its own id")
+        table[key] = future
+
     def _next(self, counter: str) -> int:
         self._counters[counter] = self._counters.get(counter, 0) + 1
         return self._counters[counter]
@@ -238,14 +248,14 @@ class WorkflowContext:
 
     def _schedule(self, activity_id: str, name: str, version: str, control: str | None,
                   params: dict[str, Any], where: str) -> Future:
+        future = Future(f"activity {activity_id}")
+        self._claim(self._activities, activity_id, future, "activity id", where)
         key = make_key("ScheduleActivityTask", activity_id, {"name": name, "version": version})
         self._replay.emit(key, where, lambda d: d.schedule_activity_task(
             activity_id, name, version, control=control, **params), payload=params["input"])
-        future = Future(f"activity {activity_id}")
         future.on_cancel = lambda: self._replay.emit(
             make_key("RequestCancelActivityTask", activity_id), where,
             lambda d: d.request_cancel_activity_task(activity_id))
-        self._activities[activity_id] = future
         return future
 
     def sleep(self, seconds: float, id: str | None = None) -> Future:
@@ -260,12 +270,12 @@ class WorkflowContext:
         return self._timer(timer_id, seconds, where)
 
     def _timer(self, timer_id: str, seconds: int, where: str) -> Future:
+        future = Future(f"timer {timer_id}")
+        self._claim(self._timers, timer_id, future, "timer id", where)
         key = make_key("StartTimer", timer_id)
         self._replay.emit(key, where, lambda d: d.start_timer(seconds, timer_id))
-        future = Future(f"timer {timer_id}")
         future.on_cancel = lambda: self._replay.emit(
             make_key("CancelTimer", timer_id), where, lambda d: d.cancel_timer(timer_id))
-        self._timers[timer_id] = future
         return future
 
     def signal(self, name: str, timeout: float | None = None) -> Future:
@@ -315,6 +325,9 @@ class WorkflowContext:
             name, version = workflow.name, version or workflow.version
             task_list, codec = task_list or workflow.task_list, codec or workflow.codec
         workflow_id = id or f"{self.workflow_id[:200]}{CHILD_SUFFIX}{self._next('child')}"
+        future = Future(f"child {workflow_id}")
+        future.codec = codec  # type: ignore[attr-defined]
+        self._claim(self._children, workflow_id, future, "child workflow id", where)
         key = make_key("StartChildWorkflowExecution", workflow_id,
                        {"name": name, "version": version})
         encoded = codecs.encode(codec, input, f"input of child workflow {name}")
@@ -323,11 +336,8 @@ class WorkflowContext:
             execution_start_to_close_timeout=execution_start_to_close_timeout,
             tag_list=tag_list, task_list=task_list, task_priority=task_priority,
             task_start_to_close_timeout=task_start_to_close_timeout), payload=encoded)
-        future = Future(f"child {workflow_id}")
-        future.codec = codec  # type: ignore[attr-defined]
         future.on_cancel = lambda: self._cancel_external(workflow_id,
                                                          self._child_runs.get(workflow_id), where)
-        self._children[workflow_id] = future
         return future
 
     def signal_external(self, workflow_id: str, name: str, input: Any = None,
