@@ -343,3 +343,32 @@ def test_a_fixed_deploy_resumes_after_decider_errors(tmp_path, local_endpoint, s
     assert len(decider_errors(events)) == 2
     assert decider_errors(events)[0].startswith("TypeError")
     check_history(fixed, events)
+
+
+@swfd.workflow("Peer", "1", task_list="flow")
+async def peer(wf, _input):
+    return await wf.signal("hello")
+
+
+@swfd.workflow("Caller", "1", task_list="flow")
+async def caller(wf, targets):
+    await wf.signal_external(targets["greet"], "hello", {"from": wf.workflow_id})
+    await wf.cancel_external(targets["stop"])
+    try:
+        await wf.signal_external("nobody-runs-this", "hello")
+    except swfd.ExternalWorkflowFailed as failed:
+        return failed.cause
+
+
+def test_signalling_and_cancelling_other_executions(tmp_path, local_endpoint, swf_client,
+                                                    domain):
+    driver = _driver(tmp_path, local_endpoint, swf_client, domain, peer, caller)
+    greeted = driver.start(peer, None, workflow_id="peer-greeted")
+    stopped = driver.start(peer, None, workflow_id="peer-stopped")
+    execution = driver.start(caller, {"greet": "peer-greeted", "stop": "peer-stopped"},
+                             workflow_id="caller")
+    events = driver.run(execution)
+    assert json.loads(closing(events)["result"]) == "UNKNOWN_EXTERNAL_WORKFLOW_EXECUTION"
+    assert json.loads(closing(driver.run(greeted))["result"]) == {"from": "caller"}
+    assert driver.run(stopped)[-1]["eventType"] == "WorkflowExecutionCanceled"
+    check_history(caller, events, {"workflowId": "caller", "runId": execution["runId"]})

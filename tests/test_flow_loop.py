@@ -148,3 +148,20 @@ def test_an_id_still_in_use_is_refused_where_the_code_asks_for_it():
     with pytest.raises(ValueError, match=r"test_flow_loop.py:\d+ in twice: timer id 'nap' is "
                                          "already in use"):
         Replay(twice, events, {"workflowId": "w", "runId": "r"}, "json", 10_000).run()
+
+
+def test_cancelling_a_gather_cancels_every_branch_still_open():
+    issued = []
+    a, b, c = Future("a"), Future("b"), Future("c")
+    for future in (a, b, c):
+        future.on_cancel = lambda f=future: issued.append(f.what)
+
+    async def body(*fs):
+        return await gather(*fs)
+
+    loop, task = run(body, a, b, c)
+    b.set_result(1)
+    loop.run_until_blocked()
+    task.cancel()
+    loop.run_until_blocked()
+    assert issued == ["a", "c"] and task.cancelled()
