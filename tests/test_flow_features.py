@@ -10,6 +10,7 @@ import json
 from test_flow_support import Driver, attrs, closing, decider_errors, types
 
 import swfd
+from swfd.flow.replay import check_history
 
 
 def attempt_of(task) -> int:
@@ -211,6 +212,7 @@ def test_children_markers_and_cancelling_a_child(tmp_path, local_endpoint, swf_c
         and attrs(e)["workflowExecution"]["workflowId"] == "parent-1-child-3")}
     child_events = driver.run(waiting_child)
     assert child_events[-1]["eventType"] == "WorkflowExecutionCanceled"
+    check_history(parent, events)
 
 
 @swfd.workflow("Cancellable", "1", task_list="flow")
@@ -296,3 +298,77 @@ def test_outcomes_map_to_close_decisions_and_bugs_to_decider_errors(
         events = driver.run(execution, until=lambda ev: bool(decider_errors(ev)))
         assert expected in decider_errors(events)[0]
         swf_client.terminate_workflow_execution(domain=domain, **execution)
+
+
+@swfd.workflow("Listener", "1", task_list="flow")
+async def listener(wf, _input):
+    return await wf.signal("data")
+
+
+def test_a_signal_input_the_codec_cannot_decode_fails_the_workflow_clearly(
+        tmp_path, local_endpoint, swf_client, domain):
+    driver = _driver(tmp_path, local_endpoint, swf_client, domain, listener)
+    execution = driver.start(listener, None)
+    swf_client.signal_workflow_execution(domain=domain, signalName="data", input="{not json",
+                                         **execution)
+    events = driver.run(execution)
+    assert events[-1]["eventType"] == "WorkflowExecutionFailed"
+    reason = closing(events)["reason"]
+    assert reason.startswith("swfd-codec-error: input of signal 'data' (event ")
+    assert "is not valid JSON" in reason
+
+
+@swfd.workflow("Deployed", "1", task_list="flow")
+async def buggy(wf, _input):
+    first = await wf.activity(echo, "one")
+    return first["missing"]  # a bug: the result is a string
+
+
+@swfd.workflow("Deployed", "1", task_list="flow")
+async def fixed(wf, _input):
+    first = await wf.activity(echo, "one")
+    return [first, await wf.activity(echo, "two")]
+
+
+def test_a_fixed_deploy_resumes_after_decider_errors(tmp_path, local_endpoint, swf_client,
+                                                     domain):
+    """The decision tasks that failed recorded nothing of the workflow's: the fixed code
+    replays over them and carries on from where the history stands."""
+    driver = _driver(tmp_path, local_endpoint, swf_client, domain, buggy)
+    execution = driver.start(buggy, None)
+    driver.run(execution, until=lambda ev: len(decider_errors(ev)) >= 2)
+    driver.registry.workflows[("Deployed", "1")] = fixed
+    events = driver.run(execution)
+    assert json.loads(closing(events)["result"]) == ["one", "two"]
+    assert len(decider_errors(events)) == 2
+    assert decider_errors(events)[0].startswith("TypeError")
+    check_history(fixed, events)
+
+
+@swfd.workflow("Peer", "1", task_list="flow")
+async def peer(wf, _input):
+    return await wf.signal("hello")
+
+
+@swfd.workflow("Caller", "1", task_list="flow")
+async def caller(wf, targets):
+    await wf.signal_external(targets["greet"], "hello", {"from": wf.workflow_id})
+    await wf.cancel_external(targets["stop"])
+    try:
+        await wf.signal_external("nobody-runs-this", "hello")
+    except swfd.ExternalWorkflowFailed as failed:
+        return failed.cause
+
+
+def test_signalling_and_cancelling_other_executions(tmp_path, local_endpoint, swf_client,
+                                                    domain):
+    driver = _driver(tmp_path, local_endpoint, swf_client, domain, peer, caller)
+    greeted = driver.start(peer, None, workflow_id="peer-greeted")
+    stopped = driver.start(peer, None, workflow_id="peer-stopped")
+    execution = driver.start(caller, {"greet": "peer-greeted", "stop": "peer-stopped"},
+                             workflow_id="caller")
+    events = driver.run(execution)
+    assert json.loads(closing(events)["result"]) == "UNKNOWN_EXTERNAL_WORKFLOW_EXECUTION"
+    assert json.loads(closing(driver.run(greeted))["result"]) == {"from": "caller"}
+    assert driver.run(stopped)[-1]["eventType"] == "WorkflowExecutionCanceled"
+    check_history(caller, events, {"workflowId": "caller", "runId": execution["runId"]})

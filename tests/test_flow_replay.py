@@ -73,6 +73,42 @@ def test_replay_is_deterministic_across_random_interleavings(tmp_path, local_end
     check_history(interleave, events)
 
 
+@swfd.workflow("Kid", "1", task_list="flow")
+async def kid(wf, n):
+    return await wf.activity(echo, n * 100)
+
+
+@swfd.workflow("Racer", "1", task_list="flow")
+async def racer(wf, n):
+    """A child and activities in parallel, raced by a cancel request at a random moment."""
+    try:
+        return await swfd.gather(wf.child(kid, n), *(wf.activity(echo, i) for i in range(n)))
+    except swfd.CancelledError:
+        await wf.activity(echo, "cleanup")
+        raise
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_cancel_request_at_any_moment_replays_deterministically(
+        tmp_path, local_endpoint, swf_client, domain, seed):
+    driver = Driver(tmp_path, local_endpoint.url, swf_client, domain, [echo, kid, racer],
+                    rng=random.Random(seed))
+    execution = driver.start(racer, 3, workflow_id=f"racer-{seed}")
+    driver.extra.append(("cancel", lambda: swf_client.request_cancel_workflow_execution(
+        domain=domain, **execution)))
+    events = driver.run(execution)
+    assert decider_errors(events) == []
+    inputs = [json.loads(attrs(e)["input"]) for e in events
+              if e["eventType"] == "ActivityTaskScheduled"]
+    if events[-1]["eventType"] == "WorkflowExecutionCanceled":
+        # canceled before the first decision, the coroutine never starts (as asyncio's)
+        assert inputs == [] or inputs[-1] == "cleanup"
+    else:
+        assert json.loads(closing(events)["result"]) == [300, 0, 1, 2]
+    assert replay_each_decision(racer, events, execution) >= 1
+    check_history(racer, events, execution)
+
+
 @swfd.workflow("Interleave", "1", task_list="flow")
 async def interleave_reordered(wf, n):
     """Interleave with the branches scheduled in the opposite order (a code change)."""

@@ -20,7 +20,21 @@ decisions to events).
 
 from __future__ import annotations
 
-from swfd.flow.futures import ALL_COMPLETED, FIRST_COMPLETED, FIRST_EXCEPTION, gather, wait
-from swfd.flow.retry import Retry
+import importlib
+from typing import Any
 
-__all__ = ["ALL_COMPLETED", "FIRST_COMPLETED", "FIRST_EXCEPTION", "Retry", "gather", "wait"]
+# Resolved on first use: declaring a workflow or a retry policy (importing a plugin)
+# does not import the loop, nor asyncio with it.
+_NAMES = {"ALL_COMPLETED": "futures", "FIRST_COMPLETED": "futures",
+          "FIRST_EXCEPTION": "futures", "gather": "futures", "wait": "futures",
+          "Retry": "retry", "check_history": "replay"}
+
+__all__ = ["ALL_COMPLETED", "FIRST_COMPLETED", "FIRST_EXCEPTION", "Retry", "check_history", "gather",
+           "wait"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _NAMES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'swfd.flow' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"swfd.flow.{module}"), name)

@@ -23,6 +23,7 @@ from swfd.codecs import truncate
 from swfd.errors import (
     ActivityFailed,
     ChildWorkflowFailed,
+    CodecError,
     ContinueAsNew,
     ExternalWorkflowFailed,
     SwfdError,
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 _FLOW_DIR = os.path.dirname(os.path.abspath(__file__))
 PATCH_MARKER = "patched:"
 RANDOM_MARKER = "random-seed"
+CHILD_SUFFIX = "-child-"  # default child workflow ids: <parent's workflow id>-child-N
 MAX_ID = 256
 
 
@@ -166,6 +168,16 @@ class WorkflowContext:
 
     # -- decisions ----------------------------------------------------------------
 
+    @staticmethod
+    def _claim(table: dict[str, Future], key: str, future: Future, what: str,
+               where: str) -> None:
+        """Map ``key`` to ``future``; an id still in use would get another's outcome."""
+        current = table.get(key)
+        if current is not None and not current.done():
+            raise ValueError(f"{where}: {what} {key!r} is already in use by one still open; "
+                             "give each concurrent one its own id")
+        table[key] = future
+
     def _next(self, counter: str) -> int:
         self._counters[counter] = self._counters.get(counter, 0) + 1
         return self._counters[counter]
@@ -236,14 +248,14 @@ class WorkflowContext:
 
     def _schedule(self, activity_id: str, name: str, version: str, control: str | None,
                   params: dict[str, Any], where: str) -> Future:
+        future = Future(f"activity {activity_id}")
+        self._claim(self._activities, activity_id, future, "activity id", where)
         key = make_key("ScheduleActivityTask", activity_id, {"name": name, "version": version})
         self._replay.emit(key, where, lambda d: d.schedule_activity_task(
             activity_id, name, version, control=control, **params), payload=params["input"])
-        future = Future(f"activity {activity_id}")
         future.on_cancel = lambda: self._replay.emit(
             make_key("RequestCancelActivityTask", activity_id), where,
             lambda d: d.request_cancel_activity_task(activity_id))
-        self._activities[activity_id] = future
         return future
 
     def sleep(self, seconds: float, id: str | None = None) -> Future:
@@ -258,12 +270,12 @@ class WorkflowContext:
         return self._timer(timer_id, seconds, where)
 
     def _timer(self, timer_id: str, seconds: int, where: str) -> Future:
+        future = Future(f"timer {timer_id}")
+        self._claim(self._timers, timer_id, future, "timer id", where)
         key = make_key("StartTimer", timer_id)
         self._replay.emit(key, where, lambda d: d.start_timer(seconds, timer_id))
-        future = Future(f"timer {timer_id}")
         future.on_cancel = lambda: self._replay.emit(
             make_key("CancelTimer", timer_id), where, lambda d: d.cancel_timer(timer_id))
-        self._timers[timer_id] = future
         return future
 
     def signal(self, name: str, timeout: float | None = None) -> Future:
@@ -273,7 +285,7 @@ class WorkflowContext:
         waiting = Future(f"signal {name}")
         queued = self._signals.get(name)
         if queued:
-            waiting.set_result(queued.popleft())
+            _resolve(waiting, queued.popleft())
             return waiting
         self._signal_waiters.setdefault(name, deque()).append(waiting)
         if timeout is None:
@@ -312,7 +324,10 @@ class WorkflowContext:
         else:
             name, version = workflow.name, version or workflow.version
             task_list, codec = task_list or workflow.task_list, codec or workflow.codec
-        workflow_id = id or f"{self.workflow_id[:200]}-child-{self._next('child')}"
+        workflow_id = id or f"{self.workflow_id[:200]}{CHILD_SUFFIX}{self._next('child')}"
+        future = Future(f"child {workflow_id}")
+        future.codec = codec  # type: ignore[attr-defined]
+        self._claim(self._children, workflow_id, future, "child workflow id", where)
         key = make_key("StartChildWorkflowExecution", workflow_id,
                        {"name": name, "version": version})
         encoded = codecs.encode(codec, input, f"input of child workflow {name}")
@@ -321,11 +336,8 @@ class WorkflowContext:
             execution_start_to_close_timeout=execution_start_to_close_timeout,
             tag_list=tag_list, task_list=task_list, task_priority=task_priority,
             task_start_to_close_timeout=task_start_to_close_timeout), payload=encoded)
-        future = Future(f"child {workflow_id}")
-        future.codec = codec  # type: ignore[attr-defined]
         future.on_cancel = lambda: self._cancel_external(workflow_id,
                                                          self._child_runs.get(workflow_id), where)
-        self._children[workflow_id] = future
         return future
 
     def signal_external(self, workflow_id: str, name: str, input: Any = None,
@@ -415,13 +427,16 @@ class WorkflowContext:
 
     def _on_WorkflowExecutionSignaled(self, event: dict, attrs: dict) -> None:
         name = attrs.get("signalName", "")
-        value = codecs.decode(self.codec, attrs.get("input"),
-                              f"input of signal {name!r} (event {event['eventId']})")
+        try:
+            value: Any = codecs.decode(self.codec, attrs.get("input"),
+                                       f"input of signal {name!r} (event {event['eventId']})")
+        except CodecError as exc:  # raised where the workflow waits for the signal
+            value = _Undecodable(exc)
         waiters = self._signal_waiters.get(name)
         while waiters:
             waiting = waiters.popleft()
             if not waiting.done():
-                waiting.set_result(value)
+                _resolve(waiting, value)
                 return
         self._signals.setdefault(name, deque()).append(value)
 
@@ -498,6 +513,20 @@ class WorkflowContext:
         self._external_done(attrs, "cancelling", attrs.get("cause"), failed=True)
 
 
+class _Undecodable:
+    """A signal whose input the workflow's codec cannot decode: the error, kept in order."""
+
+    def __init__(self, error: CodecError) -> None:
+        self.error = error
+
+
+def _resolve(future: Future, value: Any) -> None:
+    if isinstance(value, _Undecodable):
+        future.set_exception(value.error)
+    else:
+        future.set_result(value)
+
+
 def _type_name(workflow_type: Any) -> str:
     if isinstance(workflow_type, dict):
         return f"{workflow_type.get('name')}/{workflow_type.get('version')}"
@@ -506,6 +535,11 @@ def _type_name(workflow_type: Any) -> str:
 
 def failure_decision(exc: BaseException) -> tuple[str, str | None]:
     """(reason, details) of FailWorkflowExecution for a workflow-level failure."""
+    if isinstance(exc, CodecError):  # as for an undecodable execution input: not retried
+        return truncate(f"swfd-codec-error: {exc}", 256), truncate(str(exc), 32768)
     reason = getattr(exc, "reason", None) if not isinstance(exc, (ActivityFailed,
                                                                    ChildWorkflowFailed)) else None
-    return truncate(reason or str(exc) or type(exc).__name__, 256), getattr(exc, "details", None)
+    details = getattr(exc, "details", None)
+    if isinstance(details, str):
+        details = truncate(details, 32768, keep="tail")
+    return truncate(str(reason or exc or type(exc).__name__), 256), details

@@ -282,13 +282,14 @@ ALL_COMPLETED = "ALL_COMPLETED"
 
 
 def wait(awaitables: Iterable[Awaitable[Any]], return_when: str = FIRST_COMPLETED) -> Future:
-    """``done, pending = await swfd.wait([...])``, as ``asyncio.wait``: ``done`` is a list
-    in the order the outcomes arrived in the history (so replay picks the same winner)."""
+    """``done, pending = await swfd.wait([...])``, as ``asyncio.wait``: ``done`` lists
+    every outcome in by the time the waiter runs, in the order they arrived in the
+    history (so a replay picks the same winner)."""
     if return_when not in (FIRST_COMPLETED, FIRST_EXCEPTION, ALL_COMPLETED):
         raise ValueError(f"return_when {return_when!r} is not one of FIRST_COMPLETED, "
                          "FIRST_EXCEPTION, ALL_COMPLETED")
     children = _futures(awaitables)
-    outer = Future("wait")
+    outer = _Waiting(children)
 
     def check(_child: Future | None = None) -> None:
         if outer.done():
@@ -297,10 +298,22 @@ def wait(awaitables: Iterable[Awaitable[Any]], return_when: str = FIRST_COMPLETE
         failed = any(c.cancelled() or c.exception() is not None for c in done)
         if (len(done) == len(children) or (done and return_when == FIRST_COMPLETED)
                 or (failed and return_when == FIRST_EXCEPTION)):
-            done.sort(key=lambda c: c.resolved_order)
-            outer.set_result((done, [c for c in children if not c.done()]))
+            outer.set_result(None)
 
     for child in children:
         child.add_done_callback(check)
     check()
     return outer
+
+
+class _Waiting(Future):
+    """``swfd.wait``'s future: (done, pending) as they stand when it is read."""
+
+    def __init__(self, children: list[Future]) -> None:
+        super().__init__("wait")
+        self.children = children
+
+    def result(self) -> Any:
+        super().result()
+        done = sorted((c for c in self.children if c.done()), key=lambda c: c.resolved_order)
+        return done, [c for c in self.children if not c.done()]

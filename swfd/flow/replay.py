@@ -23,19 +23,22 @@ from swfd.decisions import Decisions
 from swfd.errors import (
     ActivityFailed,
     ChildWorkflowFailed,
+    CodecError,
     ContinueAsNew,
     NonDeterminismError,
     WorkflowFailed,
 )
 from swfd.flow.adapter import FlowWorkflow
 from swfd.flow.commands import Activation, Key, activations, describe, make_key, timestamp
-from swfd.flow.context import WorkflowContext, failure_decision
+from swfd.flow.context import CHILD_SUFFIX, WorkflowContext, failure_decision
 from swfd.flow.futures import Loop
 from swfd.history import attributes
 
 _FLOW_DIR = os.path.dirname(os.path.abspath(__file__))
 #: Exceptions that close the workflow as failed; any other is a bug in the decision logic.
-WORKFLOW_FAILURES = (WorkflowFailed, ActivityFailed, ChildWorkflowFailed)
+#: A payload the codec cannot decode (a signal's input, an activity's result) will not
+#: decode on a retry either: it fails the execution with reason ``swfd-codec-error``.
+WORKFLOW_FAILURES = (WorkflowFailed, ActivityFailed, ChildWorkflowFailed, CodecError)
 #: Decisions whose input is compared on replay: the same ids with other inputs would
 #: hand recorded results to the wrong call.
 _WITH_INPUT = frozenset({"ScheduleActivityTask", "StartChildWorkflowExecution"})
@@ -69,20 +72,22 @@ class Replay:
 
     def run(self) -> Decisions:
         """Replay every activation; return the decisions of the live one (if any)."""
-        for activation in self.activations:
-            self.activation = activation
-            self.replaying = activation.recorded is not None
-            self.now = timestamp(activation.started)
-            self.matched = 0
-            for event in activation.events:
-                self.context.deliver(event)
-            self.loop.run_until_blocked()
-            if self.error is not None:  # raised where user code might have caught it
-                raise self.error
-            self.close_if_done()
-            if self.replaying:
-                self.check_all_matched()
-        self.finish()
+        try:
+            for activation in self.activations:
+                self.activation = activation
+                self.replaying = activation.recorded is not None
+                self.now = timestamp(activation.started)
+                self.matched = 0
+                for event in activation.events:
+                    self.context.deliver(event)
+                self.loop.run_until_blocked()
+                if self.error is not None:  # raised where user code might have caught it
+                    raise self.error
+                self.close_if_done()
+                if self.replaying:
+                    self.check_all_matched()
+        finally:
+            self.finish()
         return self.decisions
 
     def finish(self) -> None:
@@ -222,19 +227,30 @@ def _input(events: list[dict[str, Any]], codec: str, name: str) -> Any:
     return codecs.decode(codec, raw, f"input of workflow {name}")
 
 
-def check_history(definition: Any, events: list[dict[str, Any]]) -> None:
+def check_history(definition: Any, events: list[dict[str, Any]],
+                  execution: dict[str, str] | None = None) -> None:
     """Replay ``definition`` (an ``async def`` workflow) against a recorded history
     (boto3's events, or ``swfd history --json``'s); raise
-    :class:`swfd.NonDeterminismError` where the code would decide otherwise."""
+    :class:`swfd.NonDeterminismError` where the code would decide otherwise.
+
+    A history does not hold its own workflow id and run id: give ``execution``
+    when the code reads ``wf.workflow_id``/``wf.run_id``. Without it the workflow
+    id is read back from default child ids (``<id>-child-N``) if there are any.
+    """
     adapter = getattr(definition, "func", definition)
     if not isinstance(adapter, FlowWorkflow):
         raise TypeError(f"{definition!r} is not an async def workflow: only those replay")
-    started = next((e for e in events if e["eventType"] == "WorkflowExecutionStarted"), {})
-    execution = {"workflowId": "replay",
-                 "runId": attributes(started).get("originalRunId")
-                 or attributes(started).get("continuedExecutionRunId") or "replay"}
-    adapter.replay(events, execution, codec=definition.codec,
+    adapter.replay(events, execution or _execution_of(events), codec=definition.codec,
                    input=_input(events, definition.codec, definition.name), live=False)
+
+
+def _execution_of(events: list[dict[str, Any]]) -> dict[str, str]:
+    for event in events:
+        if event["eventType"] == "StartChildWorkflowExecutionInitiated":
+            head, sep, tail = attributes(event).get("workflowId", "").rpartition(CHILD_SUFFIX)
+            if sep and tail.isdigit():
+                return {"workflowId": head, "runId": ""}
+    return {"workflowId": "", "runId": ""}
 
 
 __all__ = ["CancelledError", "Replay", "check_history"]
