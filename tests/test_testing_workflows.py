@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 import swfd
-from swfd.testing import DeciderFailed, WorkflowDidNotClose, run_workflow
+from swfd.testing import DeciderFailed, MissingDefinition, WorkflowDidNotClose, run_workflow
 
 
 @swfd.activity("Double", "1", task_list="math")
@@ -187,6 +187,13 @@ def forever(task):
 def test_a_workflow_that_never_closes_hits_the_step_bound():
     with pytest.raises(WorkflowDidNotClose, match="still open after 20 steps"):
         run_workflow(forever, max_steps=20)
+
+
+def test_a_type_the_run_was_not_given_is_named():
+    with pytest.raises(MissingDefinition, match="activity type Double 1, which it has no "):
+        run_workflow(chain, 1, activities=[tick])
+    with pytest.raises(MissingDefinition, match="workflow type Chain 1"):
+        run_workflow(parent, activities=[double, tick])
 
 
 def test_bad_arguments_are_named():

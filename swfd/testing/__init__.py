@@ -33,6 +33,7 @@ _LAZY = {
     "WorkflowRun": "swfd.testing.workflows",
     "WorkflowDidNotClose": "swfd.testing.workflows",
     "DeciderFailed": "swfd.testing.workflows",
+    "MissingDefinition": "swfd.testing.workflows",
     "InProcessEndpoint": "swfd.testing.endpoint",
     "check_replay": "swfd.testing.replay",
     "load_history": "swfd.testing.replay",
@@ -41,6 +42,7 @@ _LAZY = {
 
 __all__ = [
     "ActivityOutcome", "Daemon", "DeciderFailed", "InProcessEndpoint", "ManualClock",
+    "MissingDefinition",
     "WaitTimeout", "WorkflowDidNotClose", "WorkflowRun", "check_replay", "free_port",
     "load_history", "run_activity", "run_workflow", "wait_for",
 ]

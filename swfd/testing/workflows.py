@@ -52,12 +52,19 @@ CLOSE_STATUS = {
     "WorkflowExecutionTimedOut": "TIMED_OUT",
     "WorkflowExecutionContinuedAsNew": "CONTINUED_AS_NEW",
 }
+_UNKNOWN_TYPE_EVENTS = frozenset({"ScheduleActivityTaskFailed",
+                                  "StartChildWorkflowExecutionFailed"})
 IDENTITY = "swfd-testing"
 DOMAIN = "swfd-testing"
 
 
 class WorkflowDidNotClose(AssertionError):
     """The workflow was still open when the kit's step or wall-time bound ran out."""
+
+
+class MissingDefinition(LookupError):
+    """The workflow scheduled an activity (or started a child workflow) of a type the
+    run was not given."""
 
 
 class DeciderFailed(AssertionError):
@@ -389,6 +396,25 @@ class _Driver:
                      signalName=item.name, **({} if payload is None else {"input": payload}))
         return sent
 
+    def check_types_exist(self) -> None:
+        """A decision naming a type the endpoint does not know (never registered: the run
+        was not given it) fails with *_TYPE_DOES_NOT_EXIST; say which, and how to fix it."""
+        for events in self.histories.values():
+            for event in events:
+                if event["eventType"] not in _UNKNOWN_TYPE_EVENTS:
+                    continue
+                found = attributes(event)
+                if found.get("cause") not in ("ACTIVITY_TYPE_DOES_NOT_EXIST",
+                                              "WORKFLOW_TYPE_DOES_NOT_EXIST"):
+                    continue
+                kind = found.get("activityType") or found.get("workflowType") or {}
+                noun = "activity" if "activityType" in found else "workflow"
+                raise MissingDefinition(
+                    f"the run scheduled {noun} type {kind.get('name')} {kind.get('version')}, "
+                    f"which it has no definition for ({event['eventType']}, event "
+                    f"{event['eventId']}): pass it in activities= (or a fake in fakes=); the "
+                    f"run has {self.registry.describe()}")
+
     def check_decider_errors(self) -> None:
         errors = sum(len([e for e in events if e["eventType"] == "MarkerRecorded"
                           and attributes(e).get("markerName") == ERROR_MARKER])
@@ -427,6 +453,7 @@ class _Driver:
             self.refresh()
             self.run.elapsed = self.clock.elapsed
             self.check_decider_errors()
+            self.check_types_exist()
             if _closed(self.run.events):
                 return
             if self.send_due() or self.handle_pending():
