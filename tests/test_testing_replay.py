@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from swfd.testing import check_replay, load_history
+from swfd.testing import check_replay, dump_history, load_history
 
 
 @pytest.fixture
@@ -50,6 +50,11 @@ def test_the_cli_s_json_loads_as_boto3_s_events(recorded):
     assert load_history(str(path)) == loaded
     assert load_history(json.loads(path.read_text())) == loaded
     assert load_history({"closeStatus": None, "events": list(reversed(events))}) == loaded
+
+
+def test_histories_saved_by_the_kit_are_what_the_cli_prints(recorded):
+    path, events = recorded
+    assert dump_history(events) == path.read_text()
 
 
 def test_what_is_not_a_whole_history_is_named(tmp_path, recorded):

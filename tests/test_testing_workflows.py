@@ -10,7 +10,13 @@ from __future__ import annotations
 import pytest
 
 import swfd
-from swfd.testing import DeciderFailed, MissingDefinition, WorkflowDidNotClose, run_workflow
+from swfd.testing import (
+    DeciderFailed,
+    MissingDefinition,
+    WorkflowDidNotClose,
+    load_history,
+    run_workflow,
+)
 
 
 @swfd.activity("Double", "1", task_list="math")
@@ -40,7 +46,7 @@ def nap(task):
     return decisions
 
 
-def test_an_hour_long_timer_is_skipped_not_waited_for():
+def test_an_hour_long_timer_is_skipped_not_waited_for(tmp_path):
     run = run_workflow(nap, 3600)
     assert (run.status, run.result) == ("COMPLETED", {"slept": 3600})
     assert run.timers() == [("nap", 3600)]
@@ -48,6 +54,8 @@ def test_an_hour_long_timer_is_skipped_not_waited_for():
     stamps = {e["eventId"]: e["eventTimestamp"] for e in run.events}
     assert (stamps[fired] - stamps[1]).total_seconds() == pytest.approx(3600, abs=0.01)
     assert run.elapsed == pytest.approx(3600, abs=0.01)
+    run.save_history(tmp_path / "nap.json")
+    assert load_history(tmp_path / "nap.json") == run.events
 
 
 @swfd.workflow("Chain", "1", task_list="chain")

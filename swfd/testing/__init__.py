@@ -37,13 +37,15 @@ _LAZY = {
     "InProcessEndpoint": "swfd.testing.endpoint",
     "check_replay": "swfd.testing.replay",
     "load_history": "swfd.testing.replay",
+    "dump_history": "swfd.testing.replay",
     "Daemon": "swfd.testing.daemon",
 }
 
 __all__ = [
     "ActivityOutcome", "Daemon", "DeciderFailed", "InProcessEndpoint", "ManualClock",
     "MissingDefinition",
-    "WaitTimeout", "WorkflowDidNotClose", "WorkflowRun", "check_replay", "free_port",
+    "WaitTimeout", "WorkflowDidNotClose", "WorkflowRun", "check_replay", "dump_history",
+    "free_port",
     "load_history", "run_activity", "run_workflow", "wait_for",
 ]
 

@@ -66,6 +66,17 @@ def load_history(history: History) -> list[dict[str, Any]]:
     return events
 
 
+def dump_history(events: list[dict[str, Any]]) -> str:
+    """``events`` as ``swfd history --json`` prints them (timestamps in ISO 8601), for a
+    history recorded in a test (``WorkflowRun.save_history``) to replay later."""
+    def encode(value: Any) -> Any:
+        if isinstance(value, datetime):
+            return value.isoformat()
+        raise TypeError(f"cannot encode {type(value).__name__} in a history")
+
+    return json.dumps(events, default=encode, indent=2) + "\n"
+
+
 def check_replay(definition: Any, history: History) -> None:
     """Replay ``definition`` (an ``async def`` workflow) against ``history``; raise
     ``swfd.NonDeterminismError`` where the code would now decide otherwise.

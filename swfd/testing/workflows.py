@@ -178,6 +178,15 @@ class WorkflowRun:
         """The ``swfd:decider-error`` markers' details (attempt, error, traceback)."""
         return [json.loads(m.get("details") or "{}") for m in self.markers(ERROR_MARKER)]
 
+    def save_history(self, path: Any) -> None:
+        """Write the last run's history as ``swfd history --json`` would, e.g. to replay
+        it with :func:`swfd.testing.check_replay` after the code changes."""
+        from pathlib import Path
+
+        from swfd.testing.replay import dump_history
+
+        Path(path).write_text(dump_history(self.events))
+
     def table(self) -> str:
         """The history as ``swfd history`` prints it."""
         from swfd.admin import history_table
