@@ -7,9 +7,12 @@ as a plugin author's project would use them (swfd's own conftest.py defines a
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
+
+from swfd.testing.daemon import pid_alive
 
 HEAVY = ("boto3", "botocore", "swfd.local", "swfd.config", "swfd.registry", "swfd.worker")
 
@@ -47,13 +50,43 @@ def test_endpoint_client_and_domain(swf_endpoint, swf_client, swf_domain):
 '''
 
 
-def run_pytest(tmp_path, *args):
+DAEMON_USER_TESTS = '''
+import os
+
+CONFIG = """
+[swfd]
+domain = plugin-test
+endpoint_url = embedded
+plugins = example
+graceful_timeout = 12
+
+[embedded]
+port = 0
+database = swf.sqlite3
+poll_timeout = 1
+
+[worker:example]
+task_list = example
+"""
+
+def test_a_daemon_for_a_config(swfd_daemon):
+    daemon = swfd_daemon(CONFIG)
+    assert daemon.notified("READY=1")
+    assert "plugin-test" in [d["name"] for d in daemon.client.list_domains(
+        registrationStatus="REGISTERED")["domainInfos"]]
+    with open(os.environ["PIDS_FILE"], "w") as pids:
+        pids.write(" ".join(map(str, [daemon.proc.pid, *daemon.children()])))
+'''
+
+
+def run_pytest(tmp_path, *args, tests=PLUGIN_USER_TESTS, env=None):
     (tmp_path / "pytest.ini").write_text("[pytest]\n")
-    (tmp_path / "test_user.py").write_text(textwrap.dedent(PLUGIN_USER_TESTS))
+    (tmp_path / "test_user.py").write_text(textwrap.dedent(tests))
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
          *args, str(tmp_path / "test_user.py")],
         check=False, capture_output=True, text=True, cwd=str(tmp_path), timeout=120,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -61,6 +94,15 @@ def test_the_fixtures_in_a_plugin_author_s_pytest_run(tmp_path):
     result = run_pytest(tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed" in result.stdout
+
+
+def test_swfd_daemon_starts_a_real_daemon_and_stops_it_by_pid(tmp_path):
+    pids_file = tmp_path / "pids"
+    result = run_pytest(tmp_path, tests=DAEMON_USER_TESTS, env={"PIDS_FILE": str(pids_file)})
+    assert result.returncode == 0, result.stdout + result.stderr
+    pids = [int(p) for p in pids_file.read_text().split()]
+    assert len(pids) >= 3  # the supervisor, the endpoint, a generation, its worker
+    assert not [pid for pid in pids if pid_alive(pid)]
 
 
 def test_minus_p_no_swfd_turns_the_plugin_off(tmp_path):
