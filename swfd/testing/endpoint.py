@@ -10,10 +10,11 @@ own (``:memory:`` unless a path is given), optionally with a
 
 from __future__ import annotations
 
+import threading
 import uuid
 from typing import Any, Callable
 
-from swfd.swf.client import EMBEDDED_CREDENTIALS, make_client
+from swfd.swf.client import EMBEDDED_CREDENTIALS, make_client, preload_for_fork
 
 REGION = "us-east-1"
 
@@ -73,7 +74,21 @@ class InProcessEndpoint:
         self.engine.timers.fire_due()
 
 
+_warm = threading.Lock()
+_warmed = False
+
+
 def new_client(url: str, read_timeout: float = 70.0) -> Any:
     """A plain boto3 SWF client for a local endpoint at ``url`` (dummy credentials,
-    botocore's retries off, as swfd's own clients)."""
+    botocore's retries off, as swfd's own clients).
+
+    The first call parses botocore's SWF model once for the process
+    (``preload_for_fork``), so the clients a test run makes (one per
+    ``run_workflow``) cost a fraction of a fresh parse each.
+    """
+    global _warmed
+    with _warm:
+        if not _warmed:
+            preload_for_fork()
+            _warmed = True
     return make_client(url, REGION, credentials=EMBEDDED_CREDENTIALS, read_timeout=read_timeout)
