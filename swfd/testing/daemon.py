@@ -198,18 +198,9 @@ class Daemon:
         return {"workflowId": params["workflowId"], "runId": run["runId"]}
 
     def history(self, execution: dict[str, str]) -> list[dict[str, Any]]:
-        events: list[dict[str, Any]] = []
-        token = None
-        for _ in range(100):
-            page = self.client.get_workflow_execution_history(
-                domain=self.domain, execution=execution, maximumPageSize=1000,
-                **({"nextPageToken": token} if token else {}),
-            )
-            events += page["events"]
-            token = page.get("nextPageToken")
-            if not token:
-                break
-        return events
+        from swfd.testing.endpoint import fetch_history
+
+        return fetch_history(self.client, self.domain, execution)
 
     def event_types(self, execution: dict[str, str]) -> list[str]:
         return [e["eventType"] for e in self.history(execution)]

@@ -39,6 +39,7 @@ from swfd.lifecycle import Lifecycle
 from swfd.registry import ActivityDef, Registry, WorkflowDef, activity
 from swfd.swf.retry import call
 from swfd.testing.clock import ManualClock
+from swfd.testing.endpoint import InProcessEndpoint, fetch_history
 from swfd.worker import ActivityPoller, TaskSupervisor
 
 When = Union[float, int, Callable[["WorkflowRun"], bool]]
@@ -300,19 +301,6 @@ class _Driver:
                                 else _InlineWorker(*args, record=self.run.heartbeats))
         return table[task_list]
 
-    def history(self, execution: dict[str, str]) -> list[dict[str, Any]]:
-        events: list[dict[str, Any]] = []
-        token = None
-        for _ in range(100):  # 25,000 events at most, 1,000 a page
-            page = call(self.client, "GetWorkflowExecutionHistory", max_attempts=1,
-                        domain=self.domain, execution=execution, maximumPageSize=1000,
-                        **({"nextPageToken": token} if token else {}))
-            events += page["events"]
-            token = page.get("nextPageToken")
-            if not token:
-                break
-        return events
-
     def refresh(self) -> None:
         """Fetch the histories of the runs still open (the workflow's and its children's),
         following continue-as-new and newly started children."""
@@ -326,7 +314,7 @@ class _Driver:
             if key in seen:
                 continue
             seen.add(key)
-            events = self.history(execution)
+            events = fetch_history(self.client, self.domain, execution)
             self.histories[key] = events
             for event in events:
                 if event["eventType"] == "ChildWorkflowExecutionStarted":
@@ -514,7 +502,6 @@ def run_workflow(
     interrupted. Returns the :class:`WorkflowRun`, however it closed.
     """
     from swfd.swf.registration import register_all
-    from swfd.testing.endpoint import InProcessEndpoint
 
     if not isinstance(workflow, WorkflowDef):
         raise TypeError(f"run_workflow needs an @swfd.workflow definition, got {workflow!r}")
