@@ -22,7 +22,7 @@ class ManualClock:
     """
 
     def __init__(self, start: float | None = None) -> None:
-        self._now = time.time() if start is None else float(start)
+        self._now = round(time.time(), 3) if start is None else float(start)
         self._lock = threading.Lock()
         self.start = self._now
 
