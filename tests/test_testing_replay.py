@@ -12,7 +12,8 @@ import sys
 
 import pytest
 
-from swfd.testing import check_replay, dump_history, load_history
+import swfd
+from swfd.testing import check_replay, dump_history, load_history, run_workflow
 
 
 @pytest.fixture
@@ -74,11 +75,47 @@ def test_what_is_not_a_whole_history_is_named(tmp_path, recorded):
 
 
 def test_a_history_of_another_type_is_refused(recorded):
-    import swfd
-
     @swfd.workflow("Other", "1")
     def other(task):
         return None
 
     with pytest.raises(ValueError, match="is of workflow type Rec 1, not Other 1"):
         check_replay(other, recorded[0])
+
+
+@swfd.activity("Step", "1", task_list="steps")
+def step(task):
+    return task.input + 1
+
+
+@swfd.workflow("Steps", "1", task_list="steps")
+async def steps(wf, n):
+    first = await wf.activity(step, n)
+    await wf.sleep(600)
+    return await wf.activity(step, first)
+
+
+def test_check_replay_takes_the_history_in_every_form(tmp_path):
+    run = run_workflow(steps, 1, activities=[step])
+    assert (run.result, run.elapsed) == (3, pytest.approx(600, abs=0.01))
+    run.save_history(tmp_path / "steps.json")
+    for history in (tmp_path / "steps.json", str(tmp_path / "steps.json"), run.events,
+                    json.loads((tmp_path / "steps.json").read_text()),
+                    {"closeStatus": "COMPLETED", "events": run.events}):
+        check_replay(steps, history)
+
+
+def test_check_replay_catches_changed_code_naming_the_event(tmp_path):
+    run = run_workflow(steps, 1, activities=[step])
+    run.save_history(tmp_path / "steps.json")
+
+    @swfd.workflow("Steps", "1", task_list="steps")
+    async def steps_without_the_sleep(wf, n):
+        first = await wf.activity(step, n)
+        return await wf.activity(step, first)
+
+    with pytest.raises(swfd.NonDeterminismError) as caught:
+        check_replay(steps_without_the_sleep, tmp_path / "steps.json")
+    message = str(caught.value)
+    assert "at event 11 (TimerStarted)" in message
+    assert "test_testing_replay.py:" in message  # the line of the changed code

@@ -6,7 +6,10 @@
 - ``GreetLater``: waits ``delay`` seconds (a timer), then runs ``Greet``; a
   failed ``Greet`` is retried by hand after a ``RETRY_DELAY`` timer, up to
   ``MAX_ATTEMPTS`` times, then the workflow fails with the activity's reason.
-  It is the history style: each decision reads ``task.history``.
+  It is the history style: each decision reads ``task.history``;
+- ``GreetLaterAsync``: the same workflow as an ``async def`` (swfd.flow): the
+  same timer, then Greet with a ``swfd.Retry`` policy in place of the
+  hand-written retry timers; it fails the same way when Greet keeps failing.
 """
 
 from __future__ import annotations
@@ -64,6 +67,21 @@ def greet_later(task):
     return decisions
 
 
+GREET_RETRY = swfd.Retry(max_attempts=MAX_ATTEMPTS, initial_delay=RETRY_DELAY, backoff=1.0)
+
+
+@swfd.workflow("GreetLaterAsync", VERSION, task_list="example",
+               execution_start_to_close_timeout=86400)
+async def greet_later_async(wf, request):
+    """GreetLater as code: wait ``delay`` seconds, then Greet, retried by GREET_RETRY."""
+    await wf.sleep(int(request.get("delay", 0)))
+    try:
+        return await wf.activity(greet, request, retry=GREET_RETRY)
+    except swfd.ActivityFailed as failure:
+        raise swfd.WorkflowFailed(f"Greet failed {failure.attempts} times",
+                                  failure.reason) from failure
+
+
 def _schedule_greet(decisions, task):
     decisions.schedule_activity_task("greet", "Greet", VERSION, task_list="example",
                                      input=task.history.input)
@@ -76,4 +94,4 @@ def swfd_activities():
 
 @swfd.hookimpl
 def swfd_workflows():
-    return [greet_later]
+    return [greet_later, greet_later_async]

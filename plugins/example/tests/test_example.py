@@ -3,14 +3,22 @@
 Activities run on a fake task (run_activity); workflows run to completion in
 this process against a local SWF endpoint whose clock skips ahead whenever
 nothing is runnable, so an hour's timer takes milliseconds (run_workflow);
-one test runs the plugin under a real swfd daemon (the swfd_daemon fixture).
+histories recorded with ``swfd history --json`` are replayed against today's
+code (check_replay); one test runs the plugin under a real swfd daemon (the
+swfd_daemon fixture).
 """
 
 from __future__ import annotations
 
-from swfd_example import RETRY_DELAY, count_to, greet, greet_later
+from pathlib import Path
 
-from swfd.testing import run_activity, run_workflow
+import pytest
+from swfd_example import RETRY_DELAY, count_to, greet, greet_later, greet_later_async
+
+import swfd
+from swfd.testing import check_replay, run_activity, run_workflow
+
+HISTORIES = Path(__file__).parent / "histories"
 
 # -- activities, one at a time ---------------------------------------------------------
 
@@ -51,7 +59,8 @@ def test_greet_later_waits_an_hour_then_greets():
     assert run.elapsed >= 3600  # on the endpoint's clock, skipped ahead
 
 
-def test_greet_later_retries_a_failing_greet():
+@pytest.mark.parametrize("workflow", [greet_later, greet_later_async])
+def test_both_styles_retry_a_failing_greet(workflow):
     calls = []
 
     def greet_fails_twice(task):  # a fake stands in for the real Greet
@@ -60,20 +69,42 @@ def test_greet_later_retries_a_failing_greet():
             raise ConnectionError("mail server down")
         return "Hello again, Ada!"
 
-    run = run_workflow(greet_later, {"name": "Ada"}, activities=[greet],
+    run = run_workflow(workflow, {"name": "Ada", "delay": 30}, activities=[greet],
                        fakes={("Greet", "1.0"): greet_fails_twice})
     assert run.result == "Hello again, Ada!"
-    assert calls == [{"name": "Ada"}] * 3
-    assert run.timers() == [("delay", 0), ("retry-1", RETRY_DELAY), ("retry-2", RETRY_DELAY)]
+    assert calls == [{"name": "Ada", "delay": 30}] * 3
+    assert run.elapsed == pytest.approx(30 + 2 * RETRY_DELAY, abs=0.1)
     failures = run.events_of("ActivityTaskFailed")
     assert [f["reason"] for f in failures] == ["ConnectionError: mail server down"] * 2
 
 
-def test_greet_later_fails_after_three_attempts():
-    run = run_workflow(greet_later, {"delay": 5}, activities=[greet])  # no name: Greet fails
+@pytest.mark.parametrize("workflow", [greet_later, greet_later_async])
+def test_both_styles_fail_after_three_attempts(workflow):
+    run = run_workflow(workflow, {"delay": 5}, activities=[greet])  # no name: Greet fails
     assert run.status == "FAILED"
     assert run.reason == "Greet failed 3 times"
     assert run.activities() == ["Greet"] * 3
+
+
+# -- replay: what running executions recorded, against today's code ----------------------
+
+
+def test_recorded_histories_replay_against_the_code():
+    recorded = sorted(HISTORIES.glob("greet-later-async-*.json"))
+    assert recorded
+    for path in recorded:
+        check_replay(greet_later_async, path)
+
+
+def test_a_change_that_would_break_running_executions_is_caught():
+    @swfd.workflow("GreetLaterAsync", "1.0", task_list="example")
+    async def greet_first(wf, request):  # Greet moved before the timer
+        greeting = await wf.activity(greet, request)
+        await wf.sleep(int(request.get("delay", 0)))
+        return greeting
+
+    with pytest.raises(swfd.NonDeterminismError):
+        check_replay(greet_first, HISTORIES / "greet-later-async-1.json")
 
 
 # -- under a real daemon ----------------------------------------------------------------
@@ -99,9 +130,9 @@ task_list = example
 """
 
 
-def test_the_daemon_runs_greet_later(swfd_daemon):
+def test_the_daemon_runs_both_styles(swfd_daemon):
     daemon = swfd_daemon(CONFIG)
-    execution = daemon.start_workflow("GreetLater", "1.0", {"name": "Ada", "delay": 1})
-    info = daemon.wait_closed(execution, timeout=60)
-    assert info["closeStatus"] == "COMPLETED"
-    assert "Greet" in str(daemon.history(execution))
+    for name in ("GreetLater", "GreetLaterAsync"):
+        execution = daemon.start_workflow(name, "1.0", {"name": "Ada", "delay": 1})
+        assert daemon.wait_closed(execution, timeout=60)["closeStatus"] == "COMPLETED"
+        assert daemon.event_types(execution).count("ActivityTaskCompleted") == 1
