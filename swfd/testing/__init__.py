@@ -30,7 +30,7 @@ _LAZY = {
     "run_activity": "swfd.testing.activities",
     "ActivityOutcome": "swfd.testing.activities",
     "run_workflow": "swfd.testing.workflows",
-    "WorkflowRun": "swfd.testing.workflows",
+    "WorkflowRun": "swfd.testing.runs",
     "WorkflowDidNotClose": "swfd.testing.workflows",
     "DeciderFailed": "swfd.testing.workflows",
     "MissingDefinition": "swfd.testing.workflows",
