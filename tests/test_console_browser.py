@@ -11,14 +11,13 @@ the test's tmp_path.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from test_console_support import InProcessConsole, browser, chromium_or_skip  # noqa: F401
-from test_daemon_support import ROOT, TEST_PLUGINS, Daemon
+from test_daemon_tutorial import tutorial_daemon
 
 from swfd.testing import wait_for
 
@@ -39,17 +38,7 @@ def tutorial(tmp_path):
     pytest.importorskip("swfd_tutorial", reason="pip install -e plugins/tutorial")
     home = tmp_path / "daemon"
     home.mkdir()
-    d = Daemon(home, "", env={
-        "SWFD_PLUGINS": "test_daemon_tutorial",
-        "PYTHONPATH": os.pathsep.join([str(TEST_PLUGINS), str(ROOT / "tests")]),
-    })
-    shipped = (ROOT / "etc" / "swfd-local.ini").read_text()
-    (home / "etc").mkdir()
-    d.config = home / "etc" / "swfd-local.ini"
-    text = re.sub(r"(?m)^port = 8799$", "port = 0\nconsole = yes\nconsole_port = 0", shipped)
-    text = re.sub(r"(?m)^poll_timeout = \d+$", "poll_timeout = 1", text)
-    d.config.write_text(re.sub(r"(?m)^graceful_timeout = \d+$", "graceful_timeout = 12", text))
-    d.domain = "boto_tutorial"
+    d = tutorial_daemon(home, "console = yes\nconsole_port = 0")
     try:
         d.start().wait_ready()
         url = wait_for(lambda: re.findall(r"web console at (http://\S+)/ ", d.text()), 60,

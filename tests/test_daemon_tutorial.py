@@ -42,22 +42,27 @@ def swfd_worker_init(pool, kind):
     object.__setattr__(definition, "func", slow)
 
 
-@pytest.fixture
-def tutorial(tmp_path):
-    pytest.importorskip("swfd_tutorial", reason="pip install -e plugins/tutorial")
-    d = Daemon(tmp_path, "", env={
+def tutorial_daemon(home: Path, embedded: str = "") -> Daemon:
+    """A Daemon on the shipped etc/swfd-local.ini (copied under ``home``), this module
+    as a plugin, any free port, short polls; ``embedded`` adds lines to ``[embedded]``."""
+    d = Daemon(home, "", env={
         "SWFD_PLUGINS": "test_daemon_tutorial",
         "PYTHONPATH": os.pathsep.join([str(TEST_PLUGINS), str(ROOT / "tests")]),
     })
     shipped = (ROOT / "etc" / "swfd-local.ini").read_text()
-    (tmp_path / "etc").mkdir()
-    d.config = tmp_path / "etc" / "swfd-local.ini"
-    d.config.write_text(
-        re.sub(r"(?m)^port = 8799$", "port = 0",
-               re.sub(r"(?m)^poll_timeout = \d+$", "poll_timeout = 1",
-                      re.sub(r"(?m)^graceful_timeout = \d+$", "graceful_timeout = 12", shipped)))
-    )
+    (home / "etc").mkdir()
+    d.config = home / "etc" / "swfd-local.ini"
+    text = re.sub(r"(?m)^port = 8799$", "port = 0" + (f"\n{embedded}" if embedded else ""), shipped)
+    text = re.sub(r"(?m)^poll_timeout = \d+$", "poll_timeout = 1", text)
+    d.config.write_text(re.sub(r"(?m)^graceful_timeout = \d+$", "graceful_timeout = 12", text))
     d.domain = "boto_tutorial"
+    return d
+
+
+@pytest.fixture
+def tutorial(tmp_path):
+    pytest.importorskip("swfd_tutorial", reason="pip install -e plugins/tutorial")
+    d = tutorial_daemon(tmp_path)
     d.database = tmp_path / "var" / "local.sqlite3"
     d.pidfile = tmp_path / "var" / "swfd.pid"
     try:
