@@ -166,13 +166,15 @@ class Engine(RegistryOps, WorkflowOps, TaskOps, DecisionOps, QueryOps):
         """
         for (run_id, scheduled_id), act in self._dirty_acts.items():
             self.store.save_activity(run_id, scheduled_id, act)
+        states = []
         for ex in self._dirty.values():
-            self.store.save_execution(ex)
+            states.append(self.store.save_execution(ex))
             if not ex.is_open:
                 self.store.drop_activities(ex.run_id)
         self.store.commit()
-        for ex in self._dirty.values():
+        for ex, state in zip(self._dirty.values(), states):
             ex.persisted = len(ex.events)
+            ex.stored_state = state
         self._dirty = {}
         self._dirty_acts = {}
 

@@ -29,7 +29,13 @@ from typing import Any
 
 from swfd.local import integrity, summaries
 from swfd.local.checkpoints import Checkpointer
-from swfd.local.state import Activity, Execution, activity_from_json, activity_json
+from swfd.local.state import (
+    Activity,
+    Execution,
+    activity_from_json,
+    activity_json,
+    dumps_compact,
+)
 
 log = logging.getLogger(__name__)
 
@@ -309,13 +315,29 @@ class Store:
 
     # -- executions -----------------------------------------------------------------
 
-    def save_execution(self, ex: Execution) -> None:
+    def save_execution(self, ex: Execution) -> str:
+        """Write ``ex``'s new events and its row; returns the state JSON the row now holds
+        (the engine keeps it as ``ex.stored_state`` once committed).
+
+        An open execution whose row exists changes only its state (and the
+        cancel-requested flag inside it): one narrow UPDATE that touches no index, and
+        none at all when the state is what the row holds already (a call that added
+        only events or changed only an activity). A new row, and the row of an
+        execution that closed, are written whole."""
         new = ex.events[ex.persisted :]
         if new:
+            run_id = ex.run_id
             self.db.executemany(
                 "INSERT OR REPLACE INTO events (run_id, event_id, body) VALUES (?, ?, ?)",
-                [(ex.run_id, e["eventId"], json.dumps(e)) for e in new],
+                [(run_id, e["eventId"], dumps_compact(e)) for e in new],
             )
+        state = ex.to_json()
+        if ex.stored_state is not None and ex.is_open:
+            if state != ex.stored_state:
+                self.db.execute(
+                    "UPDATE executions SET state=?, cancel_requested=? WHERE run_id=?",
+                    (state, 1 if ex.cancel_requested else 0, ex.run_id))
+            return state
         parent = ex.parent or {}
         self.db.execute(
             "INSERT OR REPLACE INTO executions (run_id, domain, workflow_id, type_name,"
@@ -324,10 +346,11 @@ class Store:
             (
                 ex.run_id, ex.domain, ex.workflow_id, ex.workflow_type["name"],
                 ex.workflow_type["version"], ex.start_ts, ex.close_ts, ex.close_status,
-                1 if ex.is_open else 0, json.dumps(ex.tags), ex.seq, ex.to_json(),
+                1 if ex.is_open else 0, json.dumps(ex.tags), ex.seq, state,
                 parent.get("workflowId"), parent.get("runId"), 1 if ex.cancel_requested else 0,
             ),
         )
+        return state
 
     def save_activity(self, run_id: str, scheduled_id: int, act: Activity | None) -> None:
         """Write one open activity (``None``: it closed) -- activities are written one by one
@@ -353,6 +376,7 @@ class Store:
             ex = Execution.from_json(state, acts)
             ex.events = self.events(ex.run_id)
             ex.persisted = len(ex.events)
+            ex.stored_state = state
             out.append(ex)
         return out
 
