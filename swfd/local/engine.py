@@ -64,7 +64,15 @@ from swfd.local.query_ops import QueryOps
 from swfd.local.ratelog import RateLimitedLog
 from swfd.local.registry_ops import DEFAULT_REGION, RegistryOps
 from swfd.local.retention import RetentionSweeper
-from swfd.local.state import MAX_EVENTS, Activity, Execution, attributes_key, compact, now
+from swfd.local.state import (
+    MAX_EVENTS,
+    Activity,
+    Event,
+    Execution,
+    attributes_key,
+    compact,
+    now,
+)
 from swfd.local.store import DatabaseFileError, EndpointLockedError, SchemaVersionError, Store
 from swfd.local.task_ops import TaskOps
 from swfd.local.tasks import TaskQueues
@@ -296,12 +304,12 @@ class Engine(RegistryOps, WorkflowOps, TaskOps, DecisionOps, QueryOps):
                            cause="EVENT_LIMIT_EXCEEDED")
             return 0
         event_id = len(ex.events) + 1
-        ex.events.append({
+        ex.events.append(Event({
             "eventTimestamp": now(),
             "eventType": event_type,
             "eventId": event_id,
             attributes_key(event_type): compact(attrs),
-        })
+        }))
         self._dirty[ex.run_id] = ex
         return event_id
 

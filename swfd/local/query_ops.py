@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from swfd.local.faults import SWFFault
 from swfd.local.paging import INTEGER, NUMBER, key_of, key_token, page, page_size
-from swfd.local.state import Execution, compact, now
+from swfd.local.state import EventList, Execution, compact, now
 from swfd.local.summaries import CLOSE_TS, SEQ, START_TS, ClosedInfos
 
 _ONE_OF = ("executionFilter", "typeFilter", "tagFilter", "closeStatusFilter")
@@ -85,7 +85,7 @@ class QueryOps:
         if p.get("reverseOrder"):
             events.reverse()
         return compact({
-            "events": events,
+            "events": EventList(events),
             "nextPageToken": key_token("GetWorkflowExecutionHistory", (next_key,))
             if more else None,
         })

@@ -91,6 +91,26 @@ def compact(attrs: dict) -> dict:
     return {k: v for k, v in attrs.items() if v is not None}
 
 
+class Event(dict):
+    """A history event: a dict, plus its compact JSON once it is written to SQLite
+    (``json``), so the answers that carry it (decision task pages, history pages)
+    send those bytes instead of encoding the event again, page after page. An event
+    never changes once recorded."""
+
+    __slots__ = ("json",)
+
+
+class EventList(list):
+    """A page of events (a list) that the server writes from their stored JSON; an
+    event without it (not written yet) is encoded here."""
+
+    __slots__ = ()
+
+    def to_json(self) -> str:
+        return "[" + ",".join([getattr(e, "json", None) or dumps_compact(e)
+                               for e in self]) + "]"
+
+
 _NOT_IN_STATE = ("events", "persisted", "activities", "by_scheduled", "stored_state")
 
 

@@ -31,6 +31,7 @@ from swfd.local import integrity, summaries
 from swfd.local.checkpoints import Checkpointer
 from swfd.local.state import (
     Activity,
+    Event,
     Execution,
     activity_from_json,
     activity_json,
@@ -322,18 +323,27 @@ class Store:
         An open execution whose row exists changes only its state (and the
         cancel-requested flag inside it): one narrow UPDATE that touches no index, and
         none at all when the state is what the row holds already (a call that added
-        only events or changed only an activity). A new row, and the row of an
-        execution that closed, are written whole."""
+        only events or changed only an activity). Closing updates the close columns
+        too (the indexes on them). A new row is written whole."""
         new = ex.events[ex.persisted :]
         if new:
-            run_id = ex.run_id
+            rows = []
+            for event in new:
+                text = dumps_compact(event)
+                if type(event) is Event:
+                    event.json = text  # the answers that carry it send these bytes
+                rows.append((ex.run_id, event["eventId"], text))
             self.db.executemany(
-                "INSERT OR REPLACE INTO events (run_id, event_id, body) VALUES (?, ?, ?)",
-                [(run_id, e["eventId"], dumps_compact(e)) for e in new],
-            )
+                "INSERT OR REPLACE INTO events (run_id, event_id, body) VALUES (?, ?, ?)", rows)
         state = ex.to_json()
-        if ex.stored_state is not None and ex.is_open:
-            if state != ex.stored_state:
+        if ex.stored_state is not None:  # the row exists: only what may have changed
+            if not ex.is_open:
+                self.db.execute(
+                    "UPDATE executions SET state=?, cancel_requested=?, close_ts=?,"
+                    " close_status=?, is_open=0 WHERE run_id=?",
+                    (state, 1 if ex.cancel_requested else 0, ex.close_ts, ex.close_status,
+                     ex.run_id))
+            elif state != ex.stored_state:
                 self.db.execute(
                     "UPDATE executions SET state=?, cancel_requested=? WHERE run_id=?",
                     (state, 1 if ex.cancel_requested else 0, ex.run_id))
@@ -409,7 +419,12 @@ class Store:
             " ORDER BY event_id",
             (run_id, first, last),
         )
-        return [json.loads(b) for (b,) in rows]
+        events = []
+        for (body,) in rows:
+            event = Event(json.loads(body))
+            event.json = body
+            events.append(event)
+        return events
 
     def event_count(self, run_id: str) -> int:
         row = self.db.execute(
