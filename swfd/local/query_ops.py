@@ -176,7 +176,7 @@ class QueryOps:
             args.extend(after)
         size = page_size(p)
         rows = self.store.closed_summaries(p["domain"], where, args, column, descending,
-                                           size + 1)
+                                           size + 1, bool(p.get("executionFilter")))
         more = len(rows) > size
         rows = rows[:size]
         last = rows[-1] if rows else None
@@ -190,5 +190,6 @@ class QueryOps:
 
     def op_CountClosedWorkflowExecutions(self, p: dict) -> dict:
         where, args, _ = self._closed_query(p)
-        return {"count": self.store.count_closed(p["domain"], where, args), "truncated": False}
+        count = self.store.count_closed(p["domain"], where, args, bool(p.get("executionFilter")))
+        return {"count": count, "truncated": False}
 

@@ -432,20 +432,31 @@ class Store:
         ).fetchone()
         return row[0] or 0
 
+    @staticmethod
+    def _closed_from(by_workflow_id: bool) -> str:
+        """The FROM of a closed list or count. Given a workflowId, through the index on
+        it: SQLite would otherwise walk the time index for its order, every closed
+        execution of the domain (about 10 ms at 10,000), to find a workflow's few runs."""
+        return "executions INDEXED BY executions_workflow_id" if by_workflow_id \
+            else "executions"
+
     def closed_summaries(
         self, domain: str, where: Iterable[str], args: Iterable[Any], order_by: str,
-        descending: bool, limit: int,
+        descending: bool, limit: int, by_workflow_id: bool = False,
     ) -> list[tuple]:
         """Rows of SUMMARY_COLUMNS of closed executions, in list order (an index walk)."""
-        sql = f"SELECT {SUMMARY_COLUMNS} FROM executions WHERE domain=? AND is_open=0"
+        sql = (f"SELECT {SUMMARY_COLUMNS} FROM {self._closed_from(by_workflow_id)}"
+               " WHERE domain=? AND is_open=0")
         for clause in where:
             sql += f" AND {clause}"
         direction = "DESC" if descending else "ASC"
         sql += f" ORDER BY {order_by} {direction}, seq {direction} LIMIT ?"
         return self.db.execute(sql, (domain, *args, limit)).fetchall()
 
-    def count_closed(self, domain: str, where: Iterable[str], args: Iterable[Any]) -> int:
-        sql = "SELECT COUNT(*) FROM executions WHERE domain=? AND is_open=0"
+    def count_closed(self, domain: str, where: Iterable[str], args: Iterable[Any],
+                     by_workflow_id: bool = False) -> int:
+        sql = (f"SELECT COUNT(*) FROM {self._closed_from(by_workflow_id)}"
+               " WHERE domain=? AND is_open=0")
         for clause in where:
             sql += f" AND {clause}"
         return self.db.execute(sql, (domain, *args)).fetchone()[0]
