@@ -110,6 +110,11 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+# One decoder for every request (json.loads with an option builds one per call); it
+# holds no state between calls, as json's own shared default decoder.
+_decode = json.JSONDecoder(parse_constant=_no_constant).decode
+
+
 def _throttled() -> bytes:
     body = error_body("ThrottlingException", "Rate exceeded")
     head = (f"HTTP/1.1 400 Bad Request\r\nContent-Type: {CONTENT_TYPE}\r\n"
@@ -560,7 +565,7 @@ class _Handler(BaseHTTPRequestHandler):
                 f"Request body is not UTF-8 ({exc.reason} at byte {exc.start})",
             ) from None
         try:
-            params = json.loads(text, parse_constant=_no_constant)
+            params = _decode(text)
         except ValueError as exc:
             raise SWFFault(
                 "SerializationException", f"Malformed JSON request body: {exc}"
