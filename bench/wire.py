@@ -1,7 +1,8 @@
-"""A light SWF client: http.client with keep-alive and SigV4 signed by hand.
+"""Light SWF clients: SigV4 signed by hand, over http.client (``WireClient``) or a bare
+keep-alive socket (``RawClient``, figure 7d's featherweight client).
 
-The endpoint figures must measure the server, so the load comes from this
-client rather than boto3 (whose per-call CPU would make the client the
+The endpoint figures must measure the server, so the load comes from these
+clients rather than boto3 (whose per-call CPU would make the client the
 bottleneck on two cores). Both servers accept any credentials; the requests
 are signed properly all the same, as a real SWF client signs them.
 """

@@ -45,10 +45,12 @@ as TLS would. ``aws_faithful`` turns the watch off: a task can then be handed
 to a poller that has gone, as on AWS.
 
 The request path stays lean (the target is well under 0.5 ms of server CPU
-per poll or respond): validators are compiled once, sockets stay blocking
-(no poll() before each send and receive; the watcher's deadlines bound the
-waits), a head that arrives whole sets no deadline, the response goes out in
-a single non-blocking send with TCP_NODELAY, and access logging is off unless
+per poll or respond; bench/README.md says where it goes): validators are
+compiled once, sockets stay blocking (no poll() before each send and receive;
+the watcher's deadlines bound the waits), a head that arrives whole sets no
+deadline and is parsed in one go, a poll is registered with the watcher only
+once it waits, request ids come from a counter, the response goes out in a
+single non-blocking send with TCP_NODELAY, and access logging is off unless
 asked.
 """
 

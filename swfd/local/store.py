@@ -2,9 +2,14 @@
 
 Why this shape: open executions live in memory (``state.py``) and each call
 writes what it changed here before it answers, in one transaction, so a
-``kill -9`` loses nothing acknowledged. Closed executions live only here; the
-queries the endpoint makes on them (describe, history, list closed) go through
-indexes, so their cost does not grow with their number. Lists and counts of
+``kill -9`` loses nothing acknowledged (WAL, ``synchronous=NORMAL``: the
+commit is in the OS's page cache when the call answers; README.md says what a
+power loss may cost). A call writes only what changed: its new events, the
+activities it touched, and an open execution's state by a narrow UPDATE (no
+index touched), skipped when the state is unchanged. Closed executions live
+only here; the queries the endpoint makes on them (describe, history, list
+closed) go through indexes, so their cost does not grow with their number
+(given a workflowId, through the index on it). Lists and counts of
 closed executions read summary columns through covering indexes (no JSON is
 decoded per row, no table row visited for a count). Retention deletes in
 batches (``purge_batch``), so the engine's lock is never held for long.
