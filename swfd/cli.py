@@ -26,6 +26,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     from swfd import __version__, admin, daemonctl
+    from swfd.console import command as console
 
     parser = _Parser(
         prog="swfd",
@@ -49,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument("local_args", nargs=argparse.REMAINDER)
     admin.add_commands(sub)
     daemonctl.add_commands(sub)
+    console.add_command(sub)
     for name, command in sub.choices.items():
         if name != "local":
             # After the command too; SUPPRESS keeps a --config given before it.

@@ -91,6 +91,11 @@ class EmbeddedSettings:
     # Key pairs the endpoint verifies SigV4 signatures against: 'ID SECRET' lines in a
     # file of mode 0600 -- the secrets themselves never go in this INI file.
     keys_file: str | None = None
+    # The web console (swfd.console) as a child of the supervisor, on loopback only.
+    console: bool = False
+    console_host: str = "127.0.0.1"
+    console_port: int = 8080
+    console_allow_actions: bool = False
 
 
 @dataclass(frozen=True)
@@ -312,6 +317,15 @@ def _host(value: str) -> str:
     return value
 
 
+def _loopback_host(value: str) -> str:
+    from swfd.console.command import is_loopback
+
+    if not is_loopback(value):
+        raise _Invalid("a loopback address (127.0.0.1, ::1 or localhost): the console has no "
+                       "login; `swfd console --allow-remote` exposes it, if you must")
+    return value
+
+
 def _poll_timeout(value: str) -> float:
     number = _seconds(value)
     if number > AWS_POLL_TIMEOUT:
@@ -382,6 +396,10 @@ _EMBEDDED_KEYS: dict[str, _Key] = {
     "allow_remote": _Key(_boolean),
     "aws_faithful": _Key(_boolean),
     "keys_file": _Key(_path),
+    "console": _Key(_boolean),
+    "console_host": _Key(_loopback_host),
+    "console_port": _Key(_port),
+    "console_allow_actions": _Key(_boolean),
 }
 _DECIDER_KEYS: dict[str, _Key] = {
     "task_list": _Key(_swf_name, required=True),
@@ -596,6 +614,10 @@ def load(path: str) -> Settings:
         allow_remote=bool(embedded_section.get("allow_remote", False)),
         aws_faithful=bool(embedded_section.get("aws_faithful", False)),
         keys_file=_resolve(base_dir, embedded_section.get("keys_file")),  # type: ignore[arg-type]
+        console=bool(embedded_section.get("console", False)),
+        console_host=embedded_section.get("console_host", defaults.console_host),  # type: ignore[arg-type]
+        console_port=embedded_section.get("console_port", defaults.console_port),  # type: ignore[arg-type]
+        console_allow_actions=bool(embedded_section.get("console_allow_actions", False)),
     )
     _check_exposure(loader, embedded)
     endpoint_url = swfd.get("endpoint_url")

@@ -13,6 +13,7 @@ plus the plugin manager for calling hooks later (``swfd_worker_init``).
 
 from __future__ import annotations
 
+import inspect
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar
@@ -151,6 +152,7 @@ class ActivityDef(_HandlerDef):
     task_priority: str | None = None
     description: str | None = None
     codec: str = "json"
+    retry: Any = None  # a swfd.Retry: how async def workflows retry this activity
 
     kind: ClassVar[str] = "activity"
 
@@ -184,15 +186,22 @@ def activity(
     task_priority: int | None = None,
     description: str | None = None,
     codec: str = "json",
+    retry: Any = None,
 ) -> Callable[[Callable[[Any], Any]], ActivityDef]:
     """Declare an activity handler: ``@swfd.activity("Resize", "1.0", task_list="images")``.
 
     The handler gets a task (``.input`` decoded per ``codec``, ``.heartbeat(details)``,
     ``.cancel_requested``) and returns the result. Timeouts are seconds or "NONE".
+    ``retry`` (a ``swfd.Retry``) is how ``async def`` workflows retry it by default.
     """
 
     def decorate(func: Callable[[Any], Any]) -> ActivityDef:
         where = _common(func, name, version, task_list, codec, description)
+        if retry is not None:
+            from swfd.flow.retry import Retry
+
+            if not isinstance(retry, Retry):
+                raise DefinitionError(f"{where}: retry must be a swfd.Retry, got {retry!r:.60}")
         return ActivityDef(
             func=func,
             name=name,
@@ -211,6 +220,7 @@ def activity(
             task_priority=_priority(task_priority, where),
             description=description,
             codec=codec,
+            retry=retry,
         )
 
     return decorate
@@ -226,15 +236,29 @@ def workflow(
     task_priority: int | None = None,
     description: str | None = None,
     codec: str = "json",
+    continue_as_new_after: int = 10_000,
 ) -> Callable[[Callable[[Any], Any]], WorkflowDef]:
     """Declare decision logic: ``@swfd.workflow("Thumbnails", "1.0", task_list="images")``.
 
     The function gets a decision task (``.events``, ``.history``, ``.input``) and
     returns a ``swfd.Decisions``. The execution timeout cannot be "NONE" (SWF).
+
+    An ``async def`` taking ``(wf, input)`` is a workflow written as code
+    (``swfd.flow``): replayed from the history at every decision task.
+    ``continue_as_new_after`` (events) sets when its
+    ``wf.continue_as_new_suggested`` turns true.
     """
 
     def decorate(func: Callable[[Any], Any]) -> WorkflowDef:
         where = _common(func, name, version, task_list, codec, description)
+        if inspect.iscoroutinefunction(func):
+            from swfd.flow.adapter import FlowWorkflow
+
+            if (isinstance(continue_as_new_after, bool) or not isinstance(
+                    continue_as_new_after, int) or not 1 <= continue_as_new_after <= 25_000):
+                raise DefinitionError(f"{where}: continue_as_new_after "
+                                      f"{continue_as_new_after!r} must be 1 to 25000 events")
+            func = FlowWorkflow(func, continue_as_new_after)
         if child_policy not in CHILD_POLICIES:
             raise DefinitionError(
                 f"{where}: child_policy {child_policy!r} is not one of {', '.join(CHILD_POLICIES)}"

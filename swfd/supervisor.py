@@ -96,6 +96,27 @@ class Generation:
 
 
 @dataclass
+class Helper:
+    """A helper child of the supervisor, outside the generations: the metrics exporter,
+    the web console. A fork + exec of ``python -m ARGV...`` that writes ``ready URL`` or
+    ``error WHY`` on a pipe, holds a lifeline, is restarted when it dies (with a backoff
+    when it keeps dying) and is stopped last. ``argv(ready_fd, lifeline_fd)`` builds its
+    arguments after ``python -m``."""
+
+    name: str
+    argv: Any  # Callable[[int, int], list[str]]
+    serves: str  # what its "ready" line names: "metrics at URL", "web console at URL"
+    pid: int | None = None
+    lifeline: Lifeline | None = None
+    ready_fd: int = -1
+    buffer: bytes = b""
+    url: str | None = None
+    error: str | None = None
+    failures: int = 0
+    restart_at: float | None = None
+
+
+@dataclass
 class Endpoint:
     """The embedded local endpoint process."""
 
@@ -138,10 +159,9 @@ class Supervisor(SignalLoop):
         self.endpoint_clients: tuple[int, int] = (-1, -1)
         self.endpoint_port: int | None = None  # as bound (``[embedded] port = 0``: any)
         self.state_dir: str | None = None
-        self.exporter_pid: int | None = None
-        self.exporter_lifeline: Lifeline | None = None
-        self.exporter_ready_fd = -1
+        self.helpers: list[Helper] = []
         self.metrics_url: str | None = None
+        self.console: Helper | None = None
         self.state_dir_is_temporary = False
         self.started_at = time.time()
         self.endpoint_failures = 0
@@ -218,28 +238,84 @@ class Supervisor(SignalLoop):
         if not metrics.enable(directory, "supervisor"):
             raise StartupError(f"{self.config_path}: [swfd] metrics = {self.settings.metrics}: "
                                "prometheus_client is not installed: pip install 'swfd[metrics]'")
-        self.spawn_exporter()
-        ready = self.exporter_ready_fd
-        readable, _, _ = select.select([ready], [], [], 30.0)
-        line = os.read(ready, 4096).decode("utf-8", "replace").strip() if readable else ""
-        os.close(ready)
-        self.exporter_ready_fd = -1
-        if not line.startswith("ready "):
+        exporter = self.spawn_helper(Helper("metrics exporter", lambda ready, lifeline: [
+            "swfd.metrics", self.settings.metrics, directory, str(ready), str(lifeline)],
+            "metrics"))
+        readable, _, _ = select.select([exporter.ready_fd], [], [], 30.0)
+        if readable:
+            self.read_helper(exporter)
+        if exporter.url is None:
             raise StartupError(f"{self.config_path}: [swfd] metrics = {self.settings.metrics}: "
-                               f"{line.removeprefix('error ') or 'the exporter did not start'}")
-        self.metrics_url = line.split()[1]
-        log.info("metrics at %s (pid %d)", self.metrics_url, self.exporter_pid)
+                               f"{exporter.error or 'the exporter did not start'}")
+        self.metrics_url = exporter.url
 
-    def spawn_exporter(self) -> None:
+    def spawn_console(self) -> None:
+        """``[embedded] console = yes``: the web console, once the endpoint listens (it is
+        told where); a restart keeps the port it bound, as the endpoint's does."""
+        embedded = self.settings.embedded
+        endpoint_url = self.endpoint.url if self.endpoint else ""  # kept across its restarts
+
+        def argv(ready: int, lifeline: int) -> list[str]:
+            bound = _port_of(self.console.url) if self.console and self.console.url else None
+            return ["swfd.console", "--config", self.config_path,
+                    "--host", embedded.console_host,
+                    "--port", str(bound or embedded.console_port),
+                    "--endpoint-url", endpoint_url or "",
+                    "--ready-fd", str(ready), "--lifeline-fd", str(lifeline),
+                    *(["--allow-actions"] if embedded.console_allow_actions else [])]
+
+        self.console = self.spawn_helper(Helper("web console", argv, "web console"))
+
+    def spawn_helper(self, helper: Helper) -> Helper:
         lifeline = Lifeline()
         ready_r, ready_w = os.pipe()
-        argv = [sys.executable, "-m", "swfd.metrics", self.settings.metrics,
-                os.environ[metrics.ENV_DIR], str(ready_w), str(lifeline.read_fd)]
-        self.exporter_pid = self.fork_exec(argv, (ready_w, lifeline.read_fd), new_group=True)
+        argv = [sys.executable, "-m", *helper.argv(ready_w, lifeline.read_fd)]
+        helper.pid = self.fork_exec(argv, (ready_w, lifeline.read_fd), new_group=True)
         os.close(ready_w)
         lifeline.parent_side()
-        self.exporter_lifeline = lifeline
-        self.exporter_ready_fd = ready_r
+        helper.lifeline, helper.ready_fd, helper.buffer = lifeline, ready_r, b""
+        helper.restart_at = None
+        if helper not in self.helpers:
+            self.helpers.append(helper)
+        log.info("started the %s (pid %d)", helper.name, helper.pid)
+        return helper
+
+    def read_helper(self, helper: Helper) -> None:
+        data, eof = read_available(helper.ready_fd)
+        helper.buffer += data
+        if not eof and b"\n" not in helper.buffer:
+            return
+        os.close(helper.ready_fd)
+        helper.ready_fd = -1
+        word, _, rest = helper.buffer.decode("utf-8", "replace").strip().partition(" ")
+        if word == "ready":
+            helper.url, helper.error, helper.failures = rest, None, 0
+            log.info("%s at %s (pid %d)", helper.serves, rest, helper.pid)
+        else:
+            helper.error = rest if word == "error" else "it exited before it said ready"
+            log.error("%s: %s", helper.name, helper.error)
+
+    def helper_exited(self, helper: Helper, status: int) -> None:
+        helper.pid = None
+        if helper.lifeline is not None:
+            helper.lifeline.close()
+        if helper.ready_fd >= 0:
+            os.close(helper.ready_fd)
+            helper.ready_fd = -1
+        if self.phase is Phase.STOPPING:
+            return
+        if helper.url is None and helper.failures == 0:  # its first start failed
+            self.fail(f"the {helper.name} could not start: "
+                      f"{helper.error or describe_status(status)}",
+                      EXIT_USAGE if os.waitstatus_to_exitcode(status) == EXIT_USAGE
+                      else EXIT_ERROR)
+            return
+        helper.failures += 1
+        delay = 0.0 if helper.failures == 1 else min(
+            self.timing.endpoint_backoff_max, 0.5 * 2 ** (helper.failures - 2))
+        helper.restart_at = time.monotonic() + delay
+        log.error("the %s died (%s); restarting it in %.1fs", helper.name,
+                  describe_status(status), delay)
 
     def make_database_dir(self) -> None:
         """The endpoint's database directory (``../var`` in a fresh checkout) must exist."""
@@ -260,6 +336,7 @@ class Supervisor(SignalLoop):
 
     def watched_fds(self) -> list[int]:
         fds = [g.report_fd for g in self.generations.values() if g.report_fd >= 0]
+        fds += [h.ready_fd for h in self.helpers if h.ready_fd >= 0]
         if self.endpoint and self.endpoint.ready_fd >= 0:
             fds.append(self.endpoint.ready_fd)
         if self.control and self.control.sock:
@@ -271,6 +348,8 @@ class Supervisor(SignalLoop):
             self.read_endpoint()
         elif self.control and fd == self.control.fileno():
             self.serve_control()
+        elif any(h.ready_fd == fd for h in self.helpers):
+            self.read_helper(next(h for h in self.helpers if h.ready_fd == fd))
         else:
             generation = next((g for g in self.generations.values() if g.report_fd == fd),
                               None)
@@ -280,7 +359,8 @@ class Supervisor(SignalLoop):
     def next_wakeup(self) -> float | None:
         times = [t for t in (self.next_generation_at, self.reload_deadline, self.next_watchdog,
                              self.next_extend, self.stop_deadline, self.endpoint_kill_at,
-                             self.next_endpoint_at) if t is not None]
+                             self.next_endpoint_at, *(h.restart_at for h in self.helpers))
+                 if t is not None]
         return min(times) if times else None
 
     def close(self) -> None:
@@ -419,21 +499,11 @@ class Supervisor(SignalLoop):
                 log.info("local endpoint ready at %s (pid %d)", rest, endpoint.pid)
                 if self.phase is Phase.STARTING and not self.generations:
                     self.spawn_generation()
+                if self.settings.embedded.console and self.console is None:
+                    self.spawn_console()
             elif word == "error":
                 endpoint.error = rest
                 log.error("local endpoint: %s", rest)
-
-    def exporter_exited(self, status: int) -> None:
-        self.exporter_pid = None
-        if self.exporter_lifeline is not None:
-            self.exporter_lifeline.close()
-        if self.exporter_ready_fd >= 0:
-            os.close(self.exporter_ready_fd)
-            self.exporter_ready_fd = -1
-        if self.phase is Phase.STOPPING:
-            return
-        log.error("the metrics exporter died (%s); restarting it", describe_status(status))
-        self.spawn_exporter()
 
     def endpoint_exited(self, status: int) -> None:
         endpoint, self.endpoint = self.endpoint, None
@@ -709,6 +779,7 @@ class Supervisor(SignalLoop):
                 "healthy": self.is_healthy(), "started": self.started_at,
                 "generations": gens, "endpoint": endpoint, "last_reload": self.last_reload,
                 "metrics": self.metrics_url,
+                "console": self.console.url if self.console else None,
                 "status": self.status_text()}
 
     def is_healthy(self) -> bool:
@@ -742,8 +813,9 @@ class Supervisor(SignalLoop):
                 return
             if pid == 0:
                 return
-            if pid == self.exporter_pid:
-                self.exporter_exited(status)
+            helper = next((h for h in self.helpers if h.pid == pid), None)
+            if helper is not None:
+                self.helper_exited(helper, status)
             elif self.endpoint and pid == self.endpoint.pid:
                 self.endpoint_exited(status)
             elif pid in self.generations:
@@ -764,6 +836,12 @@ class Supervisor(SignalLoop):
             self.next_endpoint_at = None
             if self.phase is not Phase.STOPPING or self.generations:
                 self.spawn_endpoint()
+        for helper in self.helpers:
+            if helper.restart_at is not None and now >= helper.restart_at:
+                if self.phase is Phase.STOPPING:
+                    helper.restart_at = None
+                else:
+                    self.spawn_helper(helper)
         if self.phase is Phase.STOPPING:
             self.manage_stop(now)
             return
@@ -796,8 +874,10 @@ class Supervisor(SignalLoop):
                 _kill(self.endpoint.pid, signal.SIGKILL)
                 self.endpoint_kill_at = now + 60
             return
-        if self.exporter_pid is not None:
-            _kill(self.exporter_pid, signal.SIGTERM)
+        running = [h for h in self.helpers if h.pid is not None]
+        if running:
+            for helper in running:
+                _kill(helper.pid, signal.SIGTERM)
             return
         self.finished = True
 

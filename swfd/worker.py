@@ -47,7 +47,7 @@ from typing import Any, Callable
 
 from swfd import codecs, logs, metrics
 from swfd.codecs import sendable, swf_length, truncate
-from swfd.errors import Canceled, CodecError
+from swfd.errors import Canceled, CodecError, failure_reason
 from swfd.lifecycle import SHUTDOWN_REASON
 from swfd.polling import PollingChild
 from swfd.process import EXIT_ERROR, EXIT_OK, EXIT_RECYCLE
@@ -220,7 +220,7 @@ class ActivityPoller(PollingChild):
             log.warning("activity %s %s raised %s after %.2f s", definition.name,
                         definition.version, type(exc).__name__, time.monotonic() - started,
                         extra=extra)
-            self.respond_failed(task, f"{type(exc).__name__}: {exc}", traceback.format_exc())
+            self.respond_failed(task, failure_reason(exc), traceback.format_exc())
             return
         except BaseException as exc:
             self.finish(task, supervisor)

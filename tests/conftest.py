@@ -42,6 +42,8 @@ def local_endpoint(tmp_path):
 
 @pytest.fixture
 def swf_client(local_endpoint):
+    """A client for ``local_endpoint``: overrides swfd.testing's fixture of the same name
+    (a client for its ``swf_endpoint``) inside tests/, where tests use both together."""
     return make_boto3_client(local_endpoint.url)
 
 

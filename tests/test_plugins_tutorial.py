@@ -72,6 +72,9 @@ def test_plugin_declares_the_seed_types_on_the_seed_task_lists():
     assert {k: w.task_list for k, w in registry.workflows.items()} == {
         ("HelloWorkflow", "1.0"): "default", ("SerialWorkflow", "1.0"): "default_tasks",
         ("ParallelWorkflow", "1.0"): "default",
+        ("HelloWorkflowAsync", "1.0"): "default",
+        ("SerialWorkflowAsync", "1.0"): "default_tasks",
+        ("ParallelWorkflowAsync", "1.0"): "default",
     }
     assert {d.codec for d in [*registry.activities.values(), *registry.workflows.values()]} == {
         "raw"

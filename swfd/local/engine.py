@@ -64,15 +64,7 @@ from swfd.local.query_ops import QueryOps
 from swfd.local.ratelog import RateLimitedLog
 from swfd.local.registry_ops import DEFAULT_REGION, RegistryOps
 from swfd.local.retention import RetentionSweeper
-from swfd.local.state import (
-    MAX_EVENTS,
-    Activity,
-    Event,
-    Execution,
-    attributes_key,
-    compact,
-    now,
-)
+from swfd.local.state import MAX_EVENTS, Activity, Event, Execution, attributes_key, compact
 from swfd.local.store import DatabaseFileError, EndpointLockedError, SchemaVersionError, Store
 from swfd.local.task_ops import TaskOps
 from swfd.local.tasks import TaskQueues
@@ -91,8 +83,12 @@ POLLS = frozenset({"PollForActivityTask", "PollForDecisionTask"})
 class Engine(RegistryOps, WorkflowOps, TaskOps, DecisionOps, QueryOps):
     """Every SWF operation on state kept in memory and written through to SQLite."""
 
-    def __init__(self, database: str, poll_timeout: float = 60.0) -> None:
+    def __init__(self, database: str, poll_timeout: float = 60.0,
+                 clock: Callable[[], float] = time.time) -> None:
         self.database = database
+        # Epoch seconds for event timestamps, timers and timeouts: time.time, or a clock a
+        # test controls (swfd.testing's time skipping). Long-poll waits stay wall-clock.
+        self.clock = clock
         self.poll_timeout = poll_timeout
         self.lock = threading.RLock()
         self.closed = False
@@ -107,7 +103,8 @@ class Engine(RegistryOps, WorkflowOps, TaskOps, DecisionOps, QueryOps):
         self._reload_at = 0.0
         self.store = Store(database, self.lock)
         self.queues = TaskQueues(self.lock)
-        self.timers = TimerSchedule(self.lock, self._fire_timer, self._timer_live, self.errors)
+        self.timers = TimerSchedule(self.lock, self._fire_timer, self._timer_live, self.errors,
+                                    clock=clock)
         self._dirty: dict[str, Execution] = {}
         self._dirty_acts: dict[tuple[str, int], Activity | None] = {}
         self._batch_run: str | None = None
@@ -289,6 +286,10 @@ class Engine(RegistryOps, WorkflowOps, TaskOps, DecisionOps, QueryOps):
 
     # -- helpers shared by the mixins -----------------------------------------------
 
+    def now(self) -> float:
+        """The engine's epoch time in milliseconds' precision (see ``clock``)."""
+        return round(self.clock(), 3)
+
     def add_event(self, ex: Execution, event_type: str, attrs: dict) -> int:
         """Append an event to ``ex``'s history; returns its eventId (0 if none was added).
 
@@ -305,7 +306,7 @@ class Engine(RegistryOps, WorkflowOps, TaskOps, DecisionOps, QueryOps):
             return 0
         event_id = len(ex.events) + 1
         ex.events.append(Event({
-            "eventTimestamp": now(),
+            "eventTimestamp": self.now(),
             "eventType": event_type,
             "eventId": event_id,
             attributes_key(event_type): compact(attrs),

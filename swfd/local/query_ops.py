@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from swfd.local.faults import SWFFault
 from swfd.local.paging import INTEGER, NUMBER, key_of, key_token, page, page_size
-from swfd.local.state import EventList, Execution, compact, now
+from swfd.local.state import EventList, Execution, compact
 from swfd.local.summaries import CLOSE_TS, SEQ, START_TS, ClosedInfos
 
 _ONE_OF = ("executionFilter", "typeFilter", "tagFilter", "closeStatusFilter")
@@ -33,7 +33,7 @@ class QueryOps:
             return ex, True
         found = self.store.find_run_id(domain, wid, run_id)
         ex = self.store.load_execution(found) if found else None
-        if ex is None or ex.close_ts <= now() - self.retention_seconds(dom):
+        if ex is None or ex.close_ts <= self.now() - self.retention_seconds(dom):
             raise SWFFault(
                 "UnknownResourceFault",
                 f"Unknown execution: WorkflowExecution=[workflowId={wid}, runId={run_id or ''}]",
@@ -146,7 +146,7 @@ class QueryOps:
         # "+close_ts": the retention bound must not steer SQLite to the other index; the
         # time column's index covers every column a count filters on but the type and tag.
         where = [f"{column} >= ?", "+close_ts > ?"]
-        args: list = [tf.get("oldestDate", 0), now() - self.retention_seconds(dom)]
+        args: list = [tf.get("oldestDate", 0), self.now() - self.retention_seconds(dom)]
         if tf.get("latestDate") is not None:
             where.append(f"{column} <= ?")
             args.append(tf["latestDate"])

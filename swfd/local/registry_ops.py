@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from swfd.local.faults import SWFFault
 from swfd.local.paging import TEXT, page
-from swfd.local.state import MAX_TAGS, compact, now, seconds
+from swfd.local.state import MAX_TAGS, compact, seconds
 
 DEFAULT_REGION = "us-east-1"
 ACCOUNT_ID = "000000000000"
@@ -65,7 +65,7 @@ class RegistryOps:
         retention = p["workflowExecutionRetentionPeriodInDays"]
         dom = compact({
             "name": name, "status": "REGISTERED", "description": p.get("description"),
-            "retention": retention, "tags": [compact(t) for t in tags], "created": now(),
+            "retention": retention, "tags": [compact(t) for t in tags], "created": self.now(),
         })
         self.domains[name] = dom
         self.store.save_domain(dom)
@@ -106,7 +106,7 @@ class RegistryOps:
         for key, typ in self.types.items():
             if key[0] == p["name"] and typ["status"] == "REGISTERED":
                 typ["status"] = "DEPRECATED"
-                typ["deprecationDate"] = now()
+                typ["deprecationDate"] = self.now()
                 self.store.save_type(key, typ)
         return {}
 
@@ -181,7 +181,7 @@ class RegistryOps:
             raise SWFFault("LimitExceededFault", f"Type limit exceeded: {MAX_TYPES_PER_DOMAIN}")
         body = {
             "name": p["name"], "version": p["version"], "status": "REGISTERED",
-            "description": p.get("description"), "creationDate": now(),
+            "description": p.get("description"), "creationDate": self.now(),
             "configuration": compact({k: p.get(k) for k in defaults}),
         }
         self.types[key] = body
@@ -223,7 +223,7 @@ class RegistryOps:
             raise SWFFault("TypeAlreadyExistsFault", label)
         typ["status"] = "DEPRECATED" if deprecate else "REGISTERED"
         if deprecate:
-            typ["deprecationDate"] = now()
+            typ["deprecationDate"] = self.now()
         else:
             typ.pop("deprecationDate", None)
         self.store.save_type((p["domain"], kind, ref["name"], ref["version"]), typ)

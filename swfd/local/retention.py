@@ -21,8 +21,6 @@ import logging
 import threading
 import time
 
-from swfd.local.state import now
-
 log = logging.getLogger(__name__)
 
 SWEEP_SECONDS = 60.0
@@ -85,7 +83,7 @@ class RetentionSweeper:
                     dom = engine.domains.get(name)
                     if dom is None:
                         break
-                    cutoff = now() - engine.retention_seconds(dom)
+                    cutoff = engine.now() - engine.retention_seconds(dom)
                     try:
                         runs, events = engine.store.purge_batch(
                             name, cutoff, BATCH_RUNS, BATCH_EVENTS, BATCH_SECONDS)

@@ -91,8 +91,10 @@ class LocalEndpoint:
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         idle_timeout: float = IDLE_TIMEOUT,
         header_timeout: float = HEADER_TIMEOUT,
+        clock: Any = None,
     ) -> None:
         self.host = host
+        self.clock = clock  # the engine's clock (time.time when None): see Engine
         self.port = port
         self.database = database
         self.poll_timeout = poll_timeout
@@ -145,7 +147,8 @@ class LocalEndpoint:
         if self.engine is None:
             from swfd.local.engine import Engine
 
-            self.engine = Engine(self.database, poll_timeout=self.poll_timeout)
+            self.engine = Engine(self.database, poll_timeout=self.poll_timeout,
+                                 **({"clock": self.clock} if self.clock else {}))
         try:
             server_class = _Server
             if ":" in self.host:

@@ -40,7 +40,6 @@ from swfd.local.state import (
     decode_task_token,
     decode_token,
     encode_token,
-    now,
     seconds,
 )
 
@@ -166,7 +165,7 @@ class TaskOps:
             act.details = p["details"]
         hb = seconds(act.heartbeat)
         if hb is not None:
-            act.heartbeat_deadline = now() + hb
+            act.heartbeat_deadline = self.now() + hb
         self.save_activity(ex, act)
         return {"cancelRequested": bool(act.cancel_requested_id)}
 

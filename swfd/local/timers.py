@@ -37,8 +37,10 @@ BACKOFF_MAX = 60.0
 
 class TimerSchedule:
     def __init__(self, lock: threading.RLock, fire: Callable[[str, str, object, float], None],
-                 is_live: Callable[[str, str, object], bool] | None = None, errors=None):
+                 is_live: Callable[[str, str, object], bool] | None = None, errors=None,
+                 clock: Callable[[], float] = time.time):
         self._fire = fire
+        self._clock = clock  # epoch seconds; a test's clock for time skipping
         self._errors = errors  # a RateLimitedLog, for failures the engine did not report
         self._backoff = 0.0
         self._is_live = is_live
@@ -76,23 +78,38 @@ class TimerSchedule:
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
 
+    def next_deadline(self) -> float | None:
+        """The earliest deadline in the schedule (maybe a stale entry's), or None."""
+        with self._cond:
+            return self._heap[0][0] if self._heap else None
+
+    def fire_due(self) -> None:
+        """Fire every entry due by the clock, now, in the caller's thread: a test that
+        moved its clock forward gets the timers' events before it looks again."""
+        with self._cond:
+            self._fire_due()
+            self._cond.notify()
+
+    def _fire_due(self) -> None:
+        current = self._clock()
+        while self._heap and self._heap[0][0] <= current and not self._stopped:
+            deadline, _, kind, run_id, ref = heapq.heappop(self._heap)
+            try:
+                self._fire(kind, run_id, ref, deadline)
+                self._backoff = 0.0
+            except Exception as exc:  # noqa: BLE001 - one bad entry must not stop the rest
+                self._failed(kind, run_id, exc)
+                break
+
     def _run(self) -> None:
         with self._cond:
             while not self._stopped:
-                current = time.time()
-                while self._heap and self._heap[0][0] <= current and not self._stopped:
-                    deadline, _, kind, run_id, ref = heapq.heappop(self._heap)
-                    try:
-                        self._fire(kind, run_id, ref, deadline)
-                        self._backoff = 0.0
-                    except Exception as exc:  # noqa: BLE001 - one bad entry must not stop the rest
-                        self._failed(kind, run_id, exc)
-                        break
+                self._fire_due()
                 if self._backoff and not self._stopped:
                     self._cond.wait(self._backoff)  # fire nothing meanwhile
                     if self._stopped:
                         break
-                wait = self._heap[0][0] - time.time() if self._heap else 60.0
+                wait = self._heap[0][0] - self._clock() if self._heap else 60.0
                 if wait > 0:
                     self._cond.wait(min(wait, 60.0))
 

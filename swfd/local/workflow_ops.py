@@ -15,7 +15,6 @@ from swfd.local.state import (
     DecisionTask,
     Execution,
     new_run_id,
-    now,
     priority,
     seconds,
 )
@@ -125,7 +124,7 @@ class WorkflowOps:
             workflow_type=r["workflowType"], task_list=r["taskList"],
             priority=r["taskPriority"], execution_timeout=r["executionStartToCloseTimeout"],
             task_timeout=r["taskStartToCloseTimeout"], child_policy=r["childPolicy"],
-            lambda_role=r["lambdaRole"], tags=r["tagList"], start_ts=now(),
+            lambda_role=r["lambdaRole"], tags=r["tagList"], start_ts=self.now(),
             parent=parent, parent_initiated_id=parent_initiated_id, seq=self.next_seq,
         )
         self.next_seq += 1
@@ -317,7 +316,7 @@ class WorkflowOps:
             deadline = ex.deadline()
             if deadline is None:
                 return
-            if now() < deadline - 0.001:  # early (clock step): wait for the real deadline
+            if self.now() < deadline - 0.001:  # early (clock step): wait for the real deadline
                 self.timers.add(deadline, "execution", ex.run_id)
                 return
             self.close_execution(ex, "WorkflowExecutionTimedOut", {
@@ -362,7 +361,7 @@ class WorkflowOps:
         if timeout_type == "HEARTBEAT":
             if act.heartbeat_deadline is None:
                 return
-            if act.heartbeat_deadline > now():  # a heartbeat moved it: wait again
+            if act.heartbeat_deadline > self.now():  # a heartbeat moved it: wait again
                 self.timers.add(act.heartbeat_deadline, "activity", ex.run_id,
                                 (scheduled_id, "HEARTBEAT"))
                 return

@@ -8,6 +8,9 @@ activity that fails or times out is scheduled again, up to
 so a worker killed mid-task, or stopped fast with ``swfd-shutdown``, delays
 the workflow instead of stalling it. On the happy path the histories are the
 tutorial's (HelloWorkflow: the same 11 events).
+
+``swfd_tutorial.as_code`` has the same three workflows as ``async def``
+(``HelloWorkflowAsync``, ``SerialWorkflowAsync``, ``ParallelWorkflowAsync``).
 """
 
 from __future__ import annotations
@@ -155,4 +158,6 @@ def swfd_activities():
 
 @swfd.hookimpl
 def swfd_workflows():
-    return [hello_workflow, serial_workflow, parallel_workflow]
+    from . import as_code
+
+    return [hello_workflow, serial_workflow, parallel_workflow, *as_code.WORKFLOWS]

@@ -1,12 +1,13 @@
-"""Helpers for swfd's own tests and for plugin authors' tests.
+"""Waiting on real processes in tests: ``wait_for`` a condition, a ``free_port``.
 
 Everything here waits on conditions with deadlines; nothing sleeps a fixed
-time to synchronise.
+time to synchronise. Imported with ``swfd.testing`` by the pytest plugin in
+every pytest run, so it imports nothing it can do without (``socket`` only
+when a port is wanted).
 """
 
 from __future__ import annotations
 
-import socket
 import time
 from typing import Callable, TypeVar
 
@@ -46,6 +47,8 @@ def wait_for(
 
 def free_port(host: str = "127.0.0.1") -> int:
     """Return a TCP port on ``host`` that was free a moment ago."""
+    import socket
+
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]

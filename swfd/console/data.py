@@ -1,0 +1,145 @@
+"""What the console reads, through the SWF API only (so AWS and the local endpoint alike).
+
+SWF's list calls take one of the workflow-id, type, tag and close-status
+filters, plus one time filter. The first filter given (in that order: the most
+selective first) goes to SWF; the others are applied here, over as many of
+SWF's pages as it takes to fill one page of the console, within a bound. The
+listing says which filter went where, so nobody takes a short page for the end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from swfd.swf.executions import _matches, _server_filters
+from swfd.swf.models import CLOSED, OPEN, swf_call
+
+#: SWF pages fetched at most for one console page when filters apply client-side.
+MAX_SCANNED_PAGES = 20
+MAX_HISTORY_PAGES = 200
+
+_API_NAMES = {"workflow_id": "workflow id", "workflow_type": "type", "tag": "tag",
+              "close_status": "close status"}
+_API_PARAMS = {"executionFilter": "workflow_id", "typeFilter": "workflow_type",
+               "tagFilter": "tag", "closeStatusFilter": "close_status"}
+
+
+@dataclass
+class Filters:
+    """The executions page's query: which list, and the user's filters."""
+
+    state: str = OPEN
+    workflow_id: str | None = None
+    type_name: str | None = None
+    type_version: str | None = None
+    tag: str | None = None
+    close_status: str | None = None
+    oldest: datetime | None = None
+    latest: datetime | None = None
+
+    def as_keywords(self) -> dict[str, Any]:
+        """swfd.swf.executions' filter keywords."""
+        keywords: dict[str, Any] = {
+            "workflow_id": self.workflow_id,
+            "workflow_type": (self.type_name, self.type_version) if self.type_name else None,
+            "tag": self.tag,
+            "close_status": self.close_status if self.state == CLOSED else None,
+            "start_oldest": self.oldest,
+            "start_latest": self.latest,
+        }
+        return {key: value for key, value in keywords.items() if value is not None}
+
+
+@dataclass
+class Listing:
+    infos: list[dict[str, Any]]
+    next_token: str | None
+    by_swf: list[str] = field(default_factory=list)   # filter names SWF applied
+    by_console: list[str] = field(default_factory=list)  # filter names applied here
+    scanned_pages: int = 0
+    hit_scan_bound: bool = False
+
+
+def list_executions(client: Any, domain: str, filters: Filters, *, token: str | None = None,
+                    page_size: int = 50) -> Listing:
+    """One page of executions, newest first, and the token for the next page."""
+    params, local = _server_filters(filters.state, filters.as_keywords())
+    operation = ("ListOpenWorkflowExecutions" if filters.state == OPEN
+                 else "ListClosedWorkflowExecutions")
+    listing = Listing([], None,
+                      by_swf=[_API_NAMES[_API_PARAMS[p]] for p in params if p in _API_PARAMS],
+                      by_console=[_API_NAMES.get(key, key) for key in local])
+    while listing.scanned_pages < MAX_SCANNED_PAGES:
+        # SWF lists newest first by default; reverseOrder=True would give oldest first.
+        page = swf_call(client, operation, domain=domain,
+                        maximumPageSize=page_size, nextPageToken=token, **params)
+        listing.scanned_pages += 1
+        listing.infos += [info for info in page.get("executionInfos", [])
+                          if _matches(info, local)]
+        token = page.get("nextPageToken")
+        if not token or len(listing.infos) >= page_size or not local:
+            break
+    else:
+        listing.hit_scan_bound = bool(token)
+    listing.next_token = token
+    return listing
+
+
+@dataclass
+class Execution:
+    """One run: SWF's description and its whole history."""
+
+    info: dict[str, Any]
+    configuration: dict[str, Any]
+    open_counts: dict[str, Any]
+    events: list[dict[str, Any]]
+    latest_activity: datetime | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.info.get("executionStatus") == OPEN
+
+
+def history(client: Any, domain: str, workflow_id: str, run_id: str) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    token = None
+    for _ in range(MAX_HISTORY_PAGES):
+        page = swf_call(client, "GetWorkflowExecutionHistory", domain=domain,
+                        execution={"workflowId": workflow_id, "runId": run_id},
+                        maximumPageSize=1000, nextPageToken=token)
+        events += page.get("events", [])
+        token = page.get("nextPageToken")
+        if not token:
+            break
+    return events
+
+
+def execution(client: Any, domain: str, workflow_id: str, run_id: str) -> Execution:
+    described = swf_call(client, "DescribeWorkflowExecution", domain=domain,
+                         execution={"workflowId": workflow_id, "runId": run_id})
+    return Execution(
+        info=described.get("executionInfo", {}),
+        configuration=described.get("executionConfiguration", {}),
+        open_counts=described.get("openCounts", {}),
+        events=history(client, domain, workflow_id, run_id),
+        latest_activity=described.get("latestActivityTaskTimestamp"),
+    )
+
+
+def signal(client: Any, domain: str, workflow_id: str, run_id: str, name: str,
+           input: str | None) -> None:
+    swf_call(client, "SignalWorkflowExecution", domain=domain, workflowId=workflow_id,
+             runId=run_id, signalName=name, input=input)
+
+
+def request_cancel(client: Any, domain: str, workflow_id: str, run_id: str) -> None:
+    swf_call(client, "RequestCancelWorkflowExecution", domain=domain, workflowId=workflow_id,
+             runId=run_id)
+
+
+def terminate(client: Any, domain: str, workflow_id: str, run_id: str,
+              reason: str | None) -> None:
+    swf_call(client, "TerminateWorkflowExecution", domain=domain, workflowId=workflow_id,
+             runId=run_id, reason=reason or None)
