@@ -244,3 +244,21 @@ def test_closed_runs_of_one_workflow_id_list_and_count_in_order_through_pages(en
     engine.call("ListClosedWorkflowExecutions", {"domain": "d", "startTimeFilter": {
         "oldestDate": 0}, "executionFilter": {"workflowId": "again"}})
     assert any("INDEXED BY executions_workflow_id" in s for s in statements)
+
+
+def test_closed_tag_filter_finds_tags_that_json_escapes(engine):
+    """The tag filter's quick test looks for the tag as stored (JSON, escaped): tags with
+    quotes, backslashes and non-ASCII letters are found, look-alikes are not."""
+    tags = ['a"b', "back\\slash", "ünïcode", "plain"]
+    for i, tag in enumerate(tags):
+        start(engine, f"w{i}", tagList=[tag, "common"])
+        engine.call("TerminateWorkflowExecution", {"domain": "d", "workflowId": f"w{i}"})
+    start(engine, "near", tagList=['"plain"', "plai", "unicode"])
+    engine.call("TerminateWorkflowExecution", {"domain": "d", "workflowId": "near"})
+    everything = {"domain": "d", "startTimeFilter": {"oldestDate": 0}}
+    for i, tag in enumerate(tags):
+        query = {**everything, "tagFilter": {"tag": tag}}
+        assert ids(engine.call("ListClosedWorkflowExecutions", query)) == [f"w{i}"]
+        assert engine.call("CountClosedWorkflowExecutions", query)["count"] == 1
+    query = {**everything, "tagFilter": {"tag": "common"}}
+    assert engine.call("CountClosedWorkflowExecutions", query)["count"] == 4
