@@ -9,6 +9,7 @@ cannot run says why in the table instead of stopping the run.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 import time
@@ -17,7 +18,14 @@ from bench.report import machine, write_markdown, write_plot
 from bench.results import Results
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-GROUPS = ("daemon", "decider", "workers", "endpoint")
+# Each group's figure modules, run in this order.
+MODULES = {
+    "daemon": ("fig_daemon",),
+    "decider": ("fig_decider",),
+    "workers": ("fig_workers",),
+    "endpoint": ("fig_endpoint", "fig_ceiling"),
+}
+GROUPS = tuple(MODULES)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,15 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     for group in groups:
         log(f"== {group} ({time.monotonic() - started:.0f} s)")
-        if group == "daemon":
-            from bench import fig_daemon as module
-        elif group == "decider":
-            from bench import fig_decider as module
-        elif group == "workers":
-            from bench import fig_workers as module
-        else:
-            from bench import fig_endpoint as module
-        res.guarded(group, lambda module=module: module.run(res, args.quick))
+        for name in MODULES[group]:
+            module = importlib.import_module(f"bench.{name}")
+            res.guarded(group, lambda module=module: module.run(res, args.quick))
     elapsed = time.monotonic() - started
     plot = write_plot(res, os.path.join(args.output, "results.png"))
     command = "python -m bench.run" + (" --quick" if args.quick else "")

@@ -212,3 +212,53 @@ def test_deprecating_a_domain_deprecates_its_types(engine):
     assert engine.call("ListWorkflowTypes", {"domain": "d",
                                              "registrationStatus": "REGISTERED"}) == {
         "typeInfos": []}
+
+
+def test_closed_runs_of_one_workflow_id_list_and_count_in_order_through_pages(engine):
+    """executionFilter goes through the workflowId index (not the time index SQLite
+    would walk for its order): the same runs, the same order and pages."""
+    run_ids = []
+    for _ in range(5):  # five runs of "again", one after another, among other closed ones
+        run_ids.append(start(engine, "again"))
+        start(engine, "other")
+        engine.call("TerminateWorkflowExecution", {"domain": "d", "workflowId": "again"})
+        engine.call("TerminateWorkflowExecution", {"domain": "d", "workflowId": "other"})
+    start(engine, "again")  # an open run is not listed as closed
+    for window in ("startTimeFilter", "closeTimeFilter"):
+        query = {"domain": "d", window: {"oldestDate": 0},
+                 "executionFilter": {"workflowId": "again"}}
+        assert engine.call("CountClosedWorkflowExecutions", query)["count"] == 5
+        for reverse in (False, True):
+            seen, token = [], None
+            for _ in range(10):
+                page = engine.call("ListClosedWorkflowExecutions", {
+                    **query, "maximumPageSize": 2, "reverseOrder": reverse,
+                    **({"nextPageToken": token} if token else {})})
+                seen += [i["execution"]["runId"] for i in page["executionInfos"]]
+                token = page.get("nextPageToken")
+                if not token:
+                    break
+            assert seen == (run_ids if reverse else run_ids[::-1])
+    statements: list[str] = []
+    engine.store.db.set_trace_callback(statements.append)
+    engine.call("ListClosedWorkflowExecutions", {"domain": "d", "startTimeFilter": {
+        "oldestDate": 0}, "executionFilter": {"workflowId": "again"}})
+    assert any("INDEXED BY executions_workflow_id" in s for s in statements)
+
+
+def test_closed_tag_filter_finds_tags_that_json_escapes(engine):
+    """The tag filter's quick test looks for the tag as stored (JSON, escaped): tags with
+    quotes, backslashes and non-ASCII letters are found, look-alikes are not."""
+    tags = ['a"b', "back\\slash", "ünïcode", "plain"]
+    for i, tag in enumerate(tags):
+        start(engine, f"w{i}", tagList=[tag, "common"])
+        engine.call("TerminateWorkflowExecution", {"domain": "d", "workflowId": f"w{i}"})
+    start(engine, "near", tagList=['"plain"', "plai", "unicode"])
+    engine.call("TerminateWorkflowExecution", {"domain": "d", "workflowId": "near"})
+    everything = {"domain": "d", "startTimeFilter": {"oldestDate": 0}}
+    for i, tag in enumerate(tags):
+        query = {**everything, "tagFilter": {"tag": tag}}
+        assert ids(engine.call("ListClosedWorkflowExecutions", query)) == [f"w{i}"]
+        assert engine.call("CountClosedWorkflowExecutions", query)["count"] == 1
+    query = {**everything, "tagFilter": {"tag": "common"}}
+    assert engine.call("CountClosedWorkflowExecutions", query)["count"] == 4

@@ -307,6 +307,33 @@ def test_bad_header_line_is_a_400(fake):
     assert engine.calls == []
 
 
+def test_heads_parse_alike_in_one_piece_with_bare_line_feeds_or_odd_bodies(fake):
+    """A head that arrived whole is parsed in one go, any other line by line: the
+    same headers either way; a body with blank lines in it is not taken for a head.
+    Every answer has its own UUID-shaped request id."""
+    import re
+
+    engine, endpoint = fake
+    target = f"X-Amz-Target: {TARGET}ListDomains"
+    bodies = [b'{"registrationStatus":"REGISTERED"}',
+              b'{\r\n\r\n"registrationStatus":\r\n\r\n"REGISTERED"}']
+    requests = []
+    for body in bodies:
+        for end in ("\r\n", "\n"):
+            head = end.join(["POST / HTTP/1.1", target, "Content-Type:   x  ",
+                             f"content-LENGTH: {len(body)}", "", ""])
+            requests.append(head.encode() + body)
+    requests.append(requests[0].replace(b"Content-Type:   x  ", b"no colon"))
+    answers = _raw_exchange(endpoint, b"".join(requests))  # the last one closes it
+    heads = answers.split(b"HTTP/1.1 ")[1:]
+    assert [h[:3] for h in heads] == [b"200"] * 4 + [b"400"]
+    assert engine.calls == [("ListDomains", {"registrationStatus": "REGISTERED"})] * 4
+    ids = re.findall(rb"x-amzn-RequestId: ([0-9a-f-]+)\r\n", answers)
+    assert len(set(ids)) == 5
+    assert all(re.fullmatch(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", i)
+               for i in ids)
+
+
 def test_missing_content_length_is_refused(fake):
     engine, endpoint = fake
     for length in ("-5", "abc"):

@@ -85,9 +85,9 @@ class PollWatch:
     (its client left, or another request arrived on its connection: ``broken``).
     """
 
-    __slots__ = ("_lock", "_wake", "assigned", "broken", "fd", "sock", "withdrawn")
+    __slots__ = ("_lock", "_wake", "_watcher", "assigned", "broken", "fd", "sock", "withdrawn")
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, watcher: ConnectionWatcher | None = None) -> None:
         self.sock = sock
         self.fd = -1  # registered with the watcher under this fd
         self.assigned = False
@@ -95,10 +95,19 @@ class PollWatch:
         self.broken = False
         self._lock = threading.Lock()
         self._wake: Callable[[], None] | None = None
+        self._watcher = watcher
 
     def on_withdraw(self, wake: Callable[[], None]) -> None:
         """The engine's way to wake the poll (it must not hold the watch's lock)."""
         self._wake = wake
+
+    def waiting(self) -> None:
+        """Called by the engine before the poll waits: from now on the watcher watches
+        the socket. Only a poll that waits is registered (two epoll calls and two
+        locks saved on every poll answered at once, most of them under load); one
+        answered at once is checked by ``assign`` alone, as every poll is."""
+        if self.fd < 0 and self._watcher is not None:
+            self._watcher.watch(self)
 
     def assign(self) -> bool:
         """Called by the engine, under its lock, for the task it is about to assign:
@@ -231,6 +240,9 @@ class ConnectionWatcher:
             self._nudge()
 
     def unwatch(self, poll: PollWatch) -> None:
+        """Stop watching ``poll`` (called by the thread that registered it, if it did)."""
+        if poll.fd < 0:  # never registered (it did not wait), or forgotten already
+            return
         with self._lock:
             self._forget(poll)
 

@@ -64,7 +64,7 @@ from swfd.local.query_ops import QueryOps
 from swfd.local.ratelog import RateLimitedLog
 from swfd.local.registry_ops import DEFAULT_REGION, RegistryOps
 from swfd.local.retention import RetentionSweeper
-from swfd.local.state import MAX_EVENTS, Activity, Execution, attributes_key, compact
+from swfd.local.state import MAX_EVENTS, Activity, Event, Execution, attributes_key, compact
 from swfd.local.store import DatabaseFileError, EndpointLockedError, SchemaVersionError, Store
 from swfd.local.task_ops import TaskOps
 from swfd.local.tasks import TaskQueues
@@ -171,13 +171,15 @@ class Engine(RegistryOps, WorkflowOps, TaskOps, DecisionOps, QueryOps):
         """
         for (run_id, scheduled_id), act in self._dirty_acts.items():
             self.store.save_activity(run_id, scheduled_id, act)
+        states = []
         for ex in self._dirty.values():
-            self.store.save_execution(ex)
+            states.append(self.store.save_execution(ex))
             if not ex.is_open:
                 self.store.drop_activities(ex.run_id)
         self.store.commit()
-        for ex in self._dirty.values():
+        for ex, state in zip(self._dirty.values(), states):
             ex.persisted = len(ex.events)
+            ex.stored_state = state
         self._dirty = {}
         self._dirty_acts = {}
 
@@ -303,12 +305,12 @@ class Engine(RegistryOps, WorkflowOps, TaskOps, DecisionOps, QueryOps):
                            cause="EVENT_LIMIT_EXCEEDED")
             return 0
         event_id = len(ex.events) + 1
-        ex.events.append({
+        ex.events.append(Event({
             "eventTimestamp": self.now(),
             "eventType": event_type,
             "eventId": event_id,
             attributes_key(event_type): compact(attrs),
-        })
+        }))
         self._dirty[ex.run_id] = ex
         return event_id
 

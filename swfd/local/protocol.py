@@ -45,15 +45,18 @@ as TLS would. ``aws_faithful`` turns the watch off: a task can then be handed
 to a poller that has gone, as on AWS.
 
 The request path stays lean (the target is well under 0.5 ms of server CPU
-per poll or respond): validators are compiled once, sockets stay blocking
-(no poll() before each send and receive; the watcher's deadlines bound the
-waits), a head that arrives whole sets no deadline, the response goes out in
-a single non-blocking send with TCP_NODELAY, and access logging is off unless
+per poll or respond; bench/README.md says where it goes): validators are
+compiled once, sockets stay blocking (no poll() before each send and receive;
+the watcher's deadlines bound the waits), a head that arrives whole sets no
+deadline and is parsed in one go, a poll is registered with the watcher only
+once it waits, request ids come from a counter, the response goes out in a
+single non-blocking send with TCP_NODELAY, and access logging is off unless
 asked.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -94,15 +97,30 @@ KEEPALIVE = {"TCP_KEEPIDLE": 15, "TCP_KEEPINTVL": 5, "TCP_KEEPCNT": 3}
 _QUIET_ERRORS = (ConnectionResetError, BrokenPipeError, ConnectionAbortedError, TimeoutError)
 
 
+# x-amzn-RequestId: UUID-shaped, unique per answer; a random prefix per process and a
+# counter (uuid4 per answer reads os.urandom, a system call on every request).
+_REQUEST_ID_PREFIX = str(uuid.uuid4())[:23]
+_request_numbers = itertools.count(1)
+
+
+def request_id() -> str:
+    return f"{_REQUEST_ID_PREFIX}-{next(_request_numbers):012x}"
+
+
 def _no_constant(name: str) -> Any:
     """JSON has no NaN or Infinity (Python's json accepts them by default)."""
     raise ValueError(f"{name} is not valid JSON")
 
 
+# One decoder for every request (json.loads with an option builds one per call); it
+# holds no state between calls, as json's own shared default decoder.
+_decode = json.JSONDecoder(parse_constant=_no_constant).decode
+
+
 def _throttled() -> bytes:
     body = error_body("ThrottlingException", "Rate exceeded")
     head = (f"HTTP/1.1 400 Bad Request\r\nContent-Type: {CONTENT_TYPE}\r\n"
-            f"Content-Length: {len(body)}\r\nx-amzn-RequestId: {uuid.uuid4()}\r\n"
+            f"Content-Length: {len(body)}\r\nx-amzn-RequestId: {request_id()}\r\n"
             "Connection: close\r\n\r\n")
     return head.encode("latin-1") + body
 
@@ -339,6 +357,9 @@ class _Handler(BaseHTTPRequestHandler):
             return super().parse_request()
         self.requestline = requestline
         self.command, self.path, self.request_version = parts
+        whole = self._buffered_head()
+        if whole is not None:
+            return self._head_parsed(whole[0], len(self.raw_requestline) + whole[1])
         headers: dict[str, str] = {}
         head_bytes = len(self.raw_requestline)
         for _ in range(MAX_HEADERS + 1):
@@ -360,6 +381,36 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self.send_error(431, "Too many headers")
             return False
+        return self._head_parsed(headers, head_bytes)
+
+    def _buffered_head(self) -> tuple[dict[str, str], int] | None:
+        """(headers, bytes of the head after the request line), parsed in one go when the
+        whole head is in the buffer already (the usual case: it came in one segment),
+        else None (then it is read line by line).
+
+        Only a plain head qualifies: at least one header, CRLF line ends only, every
+        line ``name: value``, within the limits; anything else takes the
+        line-by-line path, which answers it as before."""
+        if self._buffered is None:
+            return None
+        data = self.rfile.peek(1)
+        end = data.find(b"\r\n\r\n")
+        if (end <= 0 or end > MAX_HEADER_LINE or data.startswith(b"\r\n")
+                or data.count(b"\n", 0, end) != data.count(b"\r\n", 0, end)):
+            return None
+        lines = str(data[:end], "iso-8859-1").split("\r\n")
+        if len(lines) > MAX_HEADERS:
+            return None
+        headers: dict[str, str] = {}
+        for line in lines:
+            name, colon, value = line.partition(":")
+            if not colon:
+                return None
+            headers[name.strip().lower()] = value.strip()
+        self.rfile.read(end + 4)
+        return headers, end + 4
+
+    def _head_parsed(self, headers: dict, head_bytes: int) -> bool:
         self.deadline.when = None  # the head is in
         if self._buffered is not None:
             self._buffered -= head_bytes  # what of the body came with the head
@@ -426,8 +477,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _poll(self, operation: str, params: dict, region: str | None) -> dict | None:
         """A poll while its connection is watched (see :mod:`swfd.local.connections`)."""
-        watch = PollWatch(self.connection)
-        self.server.watcher.watch(watch)
+        watch = PollWatch(self.connection, self.server.watcher)  # watched once it waits
         try:
             result = self.server.engine.call(operation, params, region=region, poller=watch)
         finally:
@@ -517,7 +567,7 @@ class _Handler(BaseHTTPRequestHandler):
                 f"Request body is not UTF-8 ({exc.reason} at byte {exc.start})",
             ) from None
         try:
-            params = json.loads(text, parse_constant=_no_constant)
+            params = _decode(text)
         except ValueError as exc:
             raise SWFFault(
                 "SerializationException", f"Malformed JSON request body: {exc}"
@@ -555,7 +605,7 @@ class _Handler(BaseHTTPRequestHandler):
             f"HTTP/1.1 {status} {reason}\r\n"
             f"Content-Type: {CONTENT_TYPE}\r\n"
             f"Content-Length: {len(body)}\r\n"
-            f"x-amzn-RequestId: {uuid.uuid4()}\r\n"
+            f"x-amzn-RequestId: {request_id()}\r\n"
         )
         if self.close_connection:
             head += "Connection: close\r\n"

@@ -13,9 +13,11 @@ before the periodic sweep deletes them.
 
 from __future__ import annotations
 
+import json
+
 from swfd.local.faults import SWFFault
 from swfd.local.paging import INTEGER, NUMBER, key_of, key_token, page, page_size
-from swfd.local.state import Execution, compact
+from swfd.local.state import EventList, Execution, compact
 from swfd.local.summaries import CLOSE_TS, SEQ, START_TS, ClosedInfos
 
 _ONE_OF = ("executionFilter", "typeFilter", "tagFilter", "closeStatusFilter")
@@ -85,7 +87,7 @@ class QueryOps:
         if p.get("reverseOrder"):
             events.reverse()
         return compact({
-            "events": events,
+            "events": EventList(events),
             "nextPageToken": key_token("GetWorkflowExecutionHistory", (next_key,))
             if more else None,
         })
@@ -163,8 +165,12 @@ class QueryOps:
                 where.append("type_version = ?")
                 args.append(p["typeFilter"]["version"])
         if p.get("tagFilter"):
-            where.append("EXISTS (SELECT 1 FROM json_each(executions.tags) WHERE value = ?)")
-            args.append(p["tagFilter"]["tag"])
+            # instr() first: a cheap test that skips json_each on rows whose tags cannot
+            # match (the tag as json.dumps wrote it into the stored list).
+            tag = p["tagFilter"]["tag"]
+            where.append("instr(tags, ?) > 0 AND"
+                         " EXISTS (SELECT 1 FROM json_each(executions.tags) WHERE value = ?)")
+            args.extend((json.dumps(tag), tag))
         return where, args, column
 
     def op_ListClosedWorkflowExecutions(self, p: dict) -> dict:
@@ -176,7 +182,7 @@ class QueryOps:
             args.extend(after)
         size = page_size(p)
         rows = self.store.closed_summaries(p["domain"], where, args, column, descending,
-                                           size + 1)
+                                           size + 1, bool(p.get("executionFilter")))
         more = len(rows) > size
         rows = rows[:size]
         last = rows[-1] if rows else None
@@ -190,5 +196,6 @@ class QueryOps:
 
     def op_CountClosedWorkflowExecutions(self, p: dict) -> dict:
         where, args, _ = self._closed_query(p)
-        return {"count": self.store.count_closed(p["domain"], where, args), "truncated": False}
+        count = self.store.count_closed(p["domain"], where, args, bool(p.get("executionFilter")))
+        return {"count": count, "truncated": False}
 

@@ -58,8 +58,13 @@ def attributes_key(event_type: str) -> str:
     return event_type[0].lower() + event_type[1:] + "EventAttributes"
 
 
+# json.dumps with any option builds a new encoder per call; the hot path (every call
+# writes its execution's state, its events and the answer) shares this one instead.
+dumps_compact = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def encode_token(data: Any) -> str:
-    return base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode()).decode()
+    return base64.urlsafe_b64encode(dumps_compact(data).encode()).decode()
 
 
 def decode_token(token: str, what: str) -> Any:
@@ -86,11 +91,31 @@ def compact(attrs: dict) -> dict:
     return {k: v for k, v in attrs.items() if v is not None}
 
 
-_NOT_IN_STATE = ("events", "persisted", "activities", "by_scheduled")
+class Event(dict):
+    """A history event: a dict, plus its compact JSON once it is written to SQLite
+    (``json``), so the answers that carry it (decision task pages, history pages)
+    send those bytes instead of encoding the event again, page after page. An event
+    never changes once recorded."""
+
+    __slots__ = ("json",)
+
+
+class EventList(list):
+    """A page of events (a list) that the server writes from their stored JSON; an
+    event without it (not written yet) is encoded here."""
+
+    __slots__ = ()
+
+    def to_json(self) -> str:
+        return "[" + ",".join([getattr(e, "json", None) or dumps_compact(e)
+                               for e in self]) + "]"
+
+
+_NOT_IN_STATE = ("events", "persisted", "activities", "by_scheduled", "stored_state")
 
 
 def activity_json(act: Activity) -> str:
-    return json.dumps(vars(act), separators=(",", ":"))
+    return dumps_compact(vars(act))
 
 
 def activity_from_json(text: str) -> Activity:
@@ -199,6 +224,9 @@ class Execution:
     persisted: int = 0
     # Not serialised: open activities by scheduledEventId (task tokens name that id).
     by_scheduled: dict[int, Activity] = field(default_factory=dict, repr=False)
+    # Not serialised: the state JSON its SQLite row holds (None: no row written or read
+    # yet), so a call that changed only events or activities does not rewrite the row.
+    stored_state: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.by_scheduled = {a.scheduled_id: a for a in self.activities.values()}
@@ -232,7 +260,7 @@ class Execution:
         data["timers"] = {k: vars(v) for k, v in self.timers.items()}
         data["children"] = {k: vars(v) for k, v in self.children.items()}
         data["decision"] = vars(self.decision) if self.decision is not None else None
-        return json.dumps(data, separators=(",", ":"))
+        return dumps_compact(data)
 
     @classmethod
     def from_json(cls, text: str, activities: list[Activity] | None = None) -> Execution:

@@ -19,6 +19,8 @@ import json
 from collections.abc import Sequence
 from json.encoder import encode_basestring_ascii as _quote
 
+from swfd.local.state import dumps_compact
+
 # The SELECT list of a summary row: (json, tags, parent_wid, parent_rid,
 # cancel_requested, start_ts, close_ts, seq). The last three are the page key.
 COLUMNS = ("json_object('execution', json_object('workflowId', workflow_id, 'runId', run_id),"
@@ -76,10 +78,12 @@ class ClosedInfos(Sequence):
 
 def encode(result: dict) -> bytes:
     """An operation's result as the compact JSON body the server sends; values with a
-    ``to_json`` (a ClosedInfos page) are written from their rows."""
-    if not any(hasattr(value, "to_json") for value in result.values()):
-        return json.dumps(result, separators=(",", ":")).encode("utf-8")
-    parts = [f"{_quote(key)}:" + (value.to_json() if hasattr(value, "to_json")
-                                  else json.dumps(value, separators=(",", ":")))
-             for key, value in result.items()]
+    ``to_json`` (a ClosedInfos page, an EventList of stored events) are written from
+    what they hold, the rest encoded in one go and the two spliced."""
+    special = [key for key, value in result.items() if hasattr(value, "to_json")]
+    if not special:
+        return dumps_compact(result).encode("utf-8")
+    plain = dumps_compact({k: v for k, v in result.items() if k not in special})
+    parts = [plain[1:-1]] if plain != "{}" else []
+    parts += [f"{_quote(key)}:{result[key].to_json()}" for key in special]
     return ("{" + ",".join(parts) + "}").encode("utf-8")

@@ -34,6 +34,7 @@ from swfd.local.faults import SWFFault
 from swfd.local.paging import make_token, offset_of, page_size
 from swfd.local.state import (
     Activity,
+    EventList,
     Execution,
     compact,
     decode_task_token,
@@ -74,6 +75,8 @@ class TaskOps:
                 return None
             if self._dirty or self._dirty_acts:
                 self.flush()  # e.g. an execution the quota terminated: commit before waiting
+            if poller is not None:
+                poller.waiting()
             tl.cond.wait(remaining)
         return None
 
@@ -216,7 +219,7 @@ class TaskOps:
             "startedEventId": started_id,
             "workflowExecution": ex.ref,
             "workflowType": ex.workflow_type,
-            "events": chunk,
+            "events": EventList(chunk),
             "nextPageToken": make_token("PollForDecisionTask", offset + size, t=token,
                                         prev=ex.previous_started) if more else None,
             "previousStartedEventId": ex.previous_started,
