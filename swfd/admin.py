@@ -514,7 +514,7 @@ def _check_types(settings: Any, registry: Any, client: Any,
         report("types", "FAIL", boto_error(exc, _endpoint_label(settings)))
         return
     for line in lines:
-        report("types", "warn", f"differs: {line}", difference=line)
+        report("types", "warn", f"differs: {line}", difference=line.as_dict())
     if lines:
         report("types", "warn", NEW_VERSION_HINT)
 
@@ -574,7 +574,8 @@ def cmd_register(settings: Any, args: argparse.Namespace) -> int:
     workflows = sorted(f"{n}/{v}" for n, v in registry.workflows)
     if args.json:
         _print_json({"domain": settings.domain, "activityTypes": activities,
-                     "workflowTypes": workflows, "differences": differences})
+                     "workflowTypes": workflows,
+                     "differences": [d.as_dict() for d in differences]})
         return EXIT_OK
     print(f"domain {settings.domain}: {_count(len(activities), 'activity type')}, "
           f"{_count(len(workflows), 'workflow type')} registered")

@@ -42,7 +42,13 @@ def test_check_reports_each_drifted_default_and_the_way_out(workdir, environment
 
     report = json.loads(swfd(environment, config, "check", "--json").stdout)
     types = [c for c in report["checks"] if c["check"] == "types"]
-    assert [c["difference"] for c in types if "difference" in c] == expected
+    differences = [c["difference"] for c in types if "difference" in c]
+    assert [d["message"] for d in differences] == expected
+    assert [(d["kind"], d["name"], d["version"], d["field"], d["upstream"], d["declared"])
+            for d in differences] == [
+        ("activity", "CliActivity", "1.0", "defaultTaskList", "elsewhere", "cli"),
+        ("activity", "CliActivity", "1.0", "defaultTaskHeartbeatTimeout", "5", "600"),
+    ]
     assert all(c["status"] == "warn" for c in types)
     # the workflow types are not registered yet: nothing to compare, nothing reported
     assert not any("Workflow" in c["detail"] for c in types)

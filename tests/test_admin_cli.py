@@ -487,7 +487,11 @@ def test_register_reports_types_whose_defaults_differ(workdir, environment, endp
                 "plugin declares '600'")
     result = swfd(environment, config, "register", "--json")
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["differences"] == [expected]
+    assert json.loads(result.stdout)["differences"] == [{
+        "kind": "activity", "name": "CliActivity", "version": "1.0",
+        "field": "defaultTaskHeartbeatTimeout", "upstream": "5", "declared": "600",
+        "message": expected,
+    }]
     table = swfd(environment, config, "register")
     assert f"differs: {expected}" in table.stdout.splitlines()
 

@@ -74,7 +74,13 @@ def test_changed_defaults_are_reported_not_ignored(swf_client, new_domain):
     changed_activity = dataclasses.replace(hello, heartbeat_timeout="300", task_list="other")
     changed_workflow = dataclasses.replace(hello_workflow, child_policy="TERMINATE")
     lines = register_all(swf_client, new_domain, registry_of(changed_activity, changed_workflow), 7)
-    assert lines == [
+    assert [(d.kind, d.field, d.upstream, d.declared) for d in lines] == [
+        ("domain", "workflowExecutionRetentionPeriodInDays", "1", "7"),
+        ("activity", "defaultTaskList", "default", "other"),
+        ("activity", "defaultTaskHeartbeatTimeout", "600", "300"),
+        ("workflow", "defaultChildPolicy", "ABANDON", "TERMINATE"),
+    ]
+    assert [str(d) for d in lines] == [
         (f"Domain {new_domain}: workflowExecutionRetentionPeriodInDays is '1' upstream, "
         "config declares '7'"),
         ("ActivityType HelloWorld 1.0: defaultTaskList is 'default' upstream, "
@@ -93,13 +99,17 @@ def test_deprecated_type_and_domain_are_reported(swf_client, new_domain):
     register_all(swf_client, new_domain, registry_of(hello), 1)
     ActivityType(new_domain, "HelloWorld", "1.0", client=swf_client).deprecate()
     lines = register_all(swf_client, new_domain, registry_of(hello), 1)
-    assert lines == [
+    assert lines[0].as_dict() == {
+        "kind": "activity", "name": "HelloWorld", "version": "1.0", "field": "status",
+        "upstream": DEPRECATED, "declared": None, "message": str(lines[0])}
+    assert [str(line) for line in lines] == [
         (f"ActivityType HelloWorld 1.0: is {DEPRECATED} upstream; "
         "deciders cannot schedule a deprecated type")
     ]
     Domain(new_domain, client=swf_client).deprecate()
     lines = register_all(swf_client, new_domain, registry_of(), 1)
-    assert lines == [
+    assert (lines[0].kind, lines[0].name, lines[0].field) == ("domain", new_domain, "status")
+    assert [str(line) for line in lines] == [
         f"Domain {new_domain}: is DEPRECATED upstream; no new executions can start"
     ]
 

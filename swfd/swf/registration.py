@@ -3,14 +3,16 @@
 SWF never updates a registered type: a plugin that changes a default after
 its type was registered keeps running with SWF's old default. So when a type
 already exists its registered defaults are compared with what the plugin
-declares, and every difference comes back as a readable line for the caller
-to log or print; nothing is silently ignored.
+declares, and every difference comes back as a :class:`Difference`: a readable
+line for the caller to log or print (``str()``), and data for ``--json``
+(``as_dict()``); nothing is silently ignored.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from swfd.swf.models import (
@@ -23,6 +25,33 @@ from swfd.swf.models import (
 )
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One field where SWF's registered domain or type and the local declaration differ.
+
+    ``kind`` is "domain", "activity" or "workflow"; ``field`` the API's name for
+    it (``defaultTaskList``, ``status``, ...); ``upstream`` what SWF has,
+    ``declared`` what the plugin or config says (None where nothing is declared,
+    as for a deprecated status). ``str()`` is the line logs and tables show.
+    """
+
+    kind: str
+    name: str
+    version: str | None
+    field: str
+    upstream: Any
+    declared: Any
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "name": self.name, "version": self.version,
+                "field": self.field, "upstream": self.upstream, "declared": self.declared,
+                "message": self.message}
 
 
 def _camel(attr: str) -> str:
@@ -68,8 +97,8 @@ def workflow_model(domain: str, definition: Any, client: Any) -> WorkflowType:
     )
 
 
-def register_domain(client: Any, domain: str, retention_days: int) -> list[str]:
-    """Register ``domain`` unless it exists; lines for an existing one that differs."""
+def register_domain(client: Any, domain: str, retention_days: int) -> list[Difference]:
+    """Register ``domain`` unless it exists; how an existing one differs."""
     local = Domain(domain, retention_period=retention_days, client=client)
     try:
         local.save()
@@ -80,17 +109,20 @@ def register_domain(client: Any, domain: str, retention_days: int) -> list[str]:
     upstream = local.upstream()
     lines = []
     if upstream.status == DEPRECATED:
-        lines.append(f"Domain {domain}: is DEPRECATED upstream; no new executions can start")
+        lines.append(Difference(
+            "domain", domain, None, "status", DEPRECATED, None,
+            f"Domain {domain}: is DEPRECATED upstream; no new executions can start"))
     if upstream.retention_period != retention_days:
-        lines.append(
+        lines.append(Difference(
+            "domain", domain, None, "workflowExecutionRetentionPeriodInDays",
+            str(upstream.retention_period), str(retention_days),
             f"Domain {domain}: workflowExecutionRetentionPeriodInDays is "
-            f"'{upstream.retention_period}' upstream, config declares '{retention_days}'"
-        )
+            f"'{upstream.retention_period}' upstream, config declares '{retention_days}'"))
     return lines
 
 
-def register_type(model: ActivityType | WorkflowType) -> list[str]:
-    """Register one type unless it exists; lines naming each default that differs."""
+def register_type(model: ActivityType | WorkflowType) -> list[Difference]:
+    """Register one type unless it exists; each default that differs."""
     try:
         model.save()
         log.info("registered %s in domain %s", model, model.domain)
@@ -112,29 +144,32 @@ NEW_VERSION_HINT = (
 )
 
 
-def drift_lines(model: ActivityType | WorkflowType, changes: Any) -> list[str]:
-    """A readable line per field where ``model`` (what the plugin declares) and SWF differ."""
+def drift_lines(model: ActivityType | WorkflowType, changes: Any) -> list[Difference]:
+    """A :class:`Difference` per field where ``model`` (what the plugin declares) and SWF
+    differ."""
+    kind = "activity" if isinstance(model, ActivityType) else "workflow"
     lines = []
     for difference in changes:
+        field = _camel(difference.attr)
         if difference.attr == "status":
-            lines.append(
-                f"{model}: is {difference.upstream} upstream; "
-                "deciders cannot schedule a deprecated type"
-            )
+            message = (f"{model}: is {difference.upstream} upstream; "
+                       "deciders cannot schedule a deprecated type")
+            declared = None
         else:
-            lines.append(
-                f"{model}: {_camel(difference.attr)} is {difference.upstream!r} upstream, "
-                f"plugin declares {difference.local!r}"
-            )
+            message = (f"{model}: {field} is {difference.upstream!r} upstream, "
+                       f"plugin declares {difference.local!r}")
+            declared = difference.local
+        lines.append(Difference(kind, model.name, model.version, field,
+                                difference.upstream, declared, message))
     return lines
 
 
-def type_drift(client: Any, domain: str, registry: Any) -> tuple[list[str], list[str]]:
+def type_drift(client: Any, domain: str, registry: Any) -> tuple[list[Difference], list[str]]:
     """Compare every type of ``registry`` with SWF without registering anything.
 
-    Returns ``(drift lines, types not registered yet)``.
+    Returns ``(differences, types not registered yet)``.
     """
-    lines: list[str] = []
+    lines: list[Difference] = []
     missing: list[str] = []
     models = [activity_model(domain, d, client) for d in registry.activities.values()]
     models += [workflow_model(domain, d, client) for d in registry.workflows.values()]
@@ -148,8 +183,9 @@ def type_drift(client: Any, domain: str, registry: Any) -> tuple[list[str], list
     return lines, missing
 
 
-def register_all(client: Any, domain: str, registry: Any, retention_days: int) -> list[str]:
-    """Register the domain and every type of ``registry``; return the drift lines.
+def register_all(client: Any, domain: str, registry: Any,
+                 retention_days: int) -> list[Difference]:
+    """Register the domain and every type of ``registry``; return the differences.
 
     ``registry`` has ``activities`` and ``workflows`` mappings whose values carry
     the ActivityDef/WorkflowDef attributes. Idempotent: a second run registers
