@@ -170,7 +170,7 @@ def _reported(name: str, handler: Handler) -> Handler:
 
     @functools.wraps(handler)
     def run(settings: Any, args: argparse.Namespace) -> int:
-        from swfd.swf.models import DoesNotExist, retry_bounds
+        from swfd.swf.models import DoesNotExist, NotAnSWFReply, retry_bounds
 
         _setup_logging()
         attempts = CHECK_MAX_ATTEMPTS if name == "check" else MAX_ATTEMPTS
@@ -182,6 +182,8 @@ def _reported(name: str, handler: Handler) -> Handler:
             return exc.exit_code
         except DoesNotExist as exc:
             _fail(name, str(exc))
+        except NotAnSWFReply as exc:
+            _fail(name, f"{exc} (endpoint {_endpoint_label(settings)})")
         except ClientError as exc:
             _fail(name, remote_error(exc, _endpoint_label(settings)))
         except ParamValidationError as exc:

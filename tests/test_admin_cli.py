@@ -637,6 +637,12 @@ def test_a_foreign_server_is_summarized_in_one_line(workdir, environment, status
             f"swfd: list: {url} answered HTTP {status} with an HTML page titled "
             "'Welcome to nginx!', not an SWF error: is it an SWF endpoint?")
         assert "<" not in listed.stderr
+    else:  # a 200 that lacks SWF's list: an error, not an empty table
+        assert listed.returncode == 1
+        assert listed.stdout == ""
+        assert listed.stderr.splitlines()[-1] == (
+            "swfd: list: ListOpenWorkflowExecutions: the reply has no 'executionInfos' list "
+            f"(it has no fields); is the endpoint SWF? (endpoint {url})"), listed.stderr
 
 
 def test_start_refuses_input_that_is_not_json_for_a_json_codec_type(

@@ -46,6 +46,11 @@ class MultipleObjectsReturned(LookupError):
     """A lookup matched more than one entity (a type name with several versions)."""
 
 
+class NotAnSWFReply(ValueError):
+    """A successful (HTTP 200) reply without what SWF always sends: the endpoint is not SWF
+    (a proxy's page, another service) or the reply was cut."""
+
+
 class NotSupportedBySWF(NotImplementedError):
     """An operation SWF has no call for; the message says what to do instead."""
 
@@ -74,11 +79,21 @@ def swf_call(client: Any, operation: str, **params: Any) -> dict:
 
 
 def iter_pages(client: Any, operation: str, key: str, **params: Any) -> Iterator[dict]:
-    """Yield every item under ``key`` across all pages of a listing call."""
+    """Yield every item under ``key`` across all pages of a listing call.
+
+    SWF always sends ``key`` (a list, empty when nothing matches); a page without
+    it raises :class:`NotAnSWFReply` rather than reading as "nothing found".
+    """
     token = None
     for _ in range(MAX_PAGES):
         page = swf_call(client, operation, nextPageToken=token, **params)
-        yield from page.get(key, [])
+        items = page.get(key)
+        if not isinstance(items, list):
+            found = ", ".join(sorted(k for k in page if k != "ResponseMetadata")) or "no fields"
+            raise NotAnSWFReply(
+                f"{operation}: the reply has no {key!r} list (it has {found}); "
+                "is the endpoint SWF?")
+        yield from items
         token = page.get("nextPageToken")
         if not token:
             return

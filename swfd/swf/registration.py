@@ -3,7 +3,7 @@
 SWF never updates a registered type: a plugin that changes a default after
 its type was registered keeps running with SWF's old default. So when a type
 already exists its registered defaults are compared with what the plugin
-declares, and every difference comes back as a :class:`Difference`: a readable
+declares, and every difference comes back as a :class:`Drift`: a readable
 line for the caller to log or print (``str()``), and data for ``--json``
 (``as_dict()``); nothing is silently ignored.
 """
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class Difference:
+class Drift:
     """One field where SWF's registered domain or type and the local declaration differ.
 
     ``kind`` is "domain", "activity" or "workflow"; ``field`` the API's name for
@@ -97,7 +97,7 @@ def workflow_model(domain: str, definition: Any, client: Any) -> WorkflowType:
     )
 
 
-def register_domain(client: Any, domain: str, retention_days: int) -> list[Difference]:
+def register_domain(client: Any, domain: str, retention_days: int) -> list[Drift]:
     """Register ``domain`` unless it exists; how an existing one differs."""
     local = Domain(domain, retention_period=retention_days, client=client)
     try:
@@ -109,11 +109,11 @@ def register_domain(client: Any, domain: str, retention_days: int) -> list[Diffe
     upstream = local.upstream()
     lines = []
     if upstream.status == DEPRECATED:
-        lines.append(Difference(
+        lines.append(Drift(
             "domain", domain, None, "status", DEPRECATED, None,
             f"Domain {domain}: is DEPRECATED upstream; no new executions can start"))
     if upstream.retention_period != retention_days:
-        lines.append(Difference(
+        lines.append(Drift(
             "domain", domain, None, "workflowExecutionRetentionPeriodInDays",
             str(upstream.retention_period), str(retention_days),
             f"Domain {domain}: workflowExecutionRetentionPeriodInDays is "
@@ -121,7 +121,7 @@ def register_domain(client: Any, domain: str, retention_days: int) -> list[Diffe
     return lines
 
 
-def register_type(model: ActivityType | WorkflowType) -> list[Difference]:
+def register_type(model: ActivityType | WorkflowType) -> list[Drift]:
     """Register one type unless it exists; each default that differs."""
     try:
         model.save()
@@ -144,8 +144,8 @@ NEW_VERSION_HINT = (
 )
 
 
-def drift_lines(model: ActivityType | WorkflowType, changes: Any) -> list[Difference]:
-    """A :class:`Difference` per field where ``model`` (what the plugin declares) and SWF
+def drift_lines(model: ActivityType | WorkflowType, changes: Any) -> list[Drift]:
+    """A :class:`Drift` per field where ``model`` (what the plugin declares) and SWF
     differ."""
     kind = "activity" if isinstance(model, ActivityType) else "workflow"
     lines = []
@@ -159,17 +159,17 @@ def drift_lines(model: ActivityType | WorkflowType, changes: Any) -> list[Differ
             message = (f"{model}: {field} is {difference.upstream!r} upstream, "
                        f"plugin declares {difference.local!r}")
             declared = difference.local
-        lines.append(Difference(kind, model.name, model.version, field,
+        lines.append(Drift(kind, model.name, model.version, field,
                                 difference.upstream, declared, message))
     return lines
 
 
-def type_drift(client: Any, domain: str, registry: Any) -> tuple[list[Difference], list[str]]:
+def type_drift(client: Any, domain: str, registry: Any) -> tuple[list[Drift], list[str]]:
     """Compare every type of ``registry`` with SWF without registering anything.
 
     Returns ``(differences, types not registered yet)``.
     """
-    lines: list[Difference] = []
+    lines: list[Drift] = []
     missing: list[str] = []
     models = [activity_model(domain, d, client) for d in registry.activities.values()]
     models += [workflow_model(domain, d, client) for d in registry.workflows.values()]
@@ -184,7 +184,7 @@ def type_drift(client: Any, domain: str, registry: Any) -> tuple[list[Difference
 
 
 def register_all(client: Any, domain: str, registry: Any,
-                 retention_days: int) -> list[Difference]:
+                 retention_days: int) -> list[Drift]:
     """Register the domain and every type of ``registry``; return the differences.
 
     ``registry`` has ``activities`` and ``workflows`` mappings whose values carry
