@@ -81,57 +81,141 @@ def wire_pages(events: list[dict]) -> list[bytes]:
     return pages
 
 
-def measure(length: int, min_seconds: float, max_reps: int) -> dict:
-    import botocore.parsers
+class CannedSWF:
+    """SWF's side of a decision, without the network: a ``before-send`` handler on a
+    real botocore client answers each request from pre-rendered response bodies, so
+    the decider pays everything a real call costs in its process (parameter checks,
+    serialization, signing, the client's parser) except the socket and the server.
+
+    The run's history is ``events``; the task is the last DecisionTaskStarted; the
+    previous decision's DecisionTaskStarted is six events earlier (a serial
+    workflow). A poll with ``startAtPreviousStartedEvent`` gets the events from that
+    one on; otherwise every event, 1,000 a page (so does GetWorkflowExecutionHistory).
+    """
+
+    def __init__(self, events: list[dict]) -> None:
+        self.events = events
+        self.previous = events[-7]["eventId"] if len(events) > 7 else 0
+        self.calls: dict[str, int] = {}
+        self.bodies: dict[tuple, bytes] = {}
+
+    def page(self, operation: str, token: str | None, since_previous: bool) -> bytes:
+        key = (operation, token, since_previous)
+        if key not in self.bodies:
+            first = self.previous if since_previous and self.previous else 1
+            events = self.events[first - 1:]
+            start = int(token[1:]) if token else 0
+            body: dict = {"events": events[start:start + PAGE]}
+            if start + PAGE < len(events):
+                body["nextPageToken"] = f"p{start + PAGE}"
+            if operation == "PollForDecisionTask":
+                body.update(taskToken="t" * 600, startedEventId=len(self.events),
+                            previousStartedEventId=self.previous,
+                            workflowExecution={"workflowId": "w", "runId": "r"},
+                            workflowType={"name": "BenchSerial", "version": "1"})
+            self.bodies[key] = json.dumps(body).encode()
+        return self.bodies[key]
+
+    def answer(self, request, **_):
+        from botocore.awsrequest import AWSResponse
+
+        operation = request.headers["X-Amz-Target"].decode().rsplit(".", 1)[1]
+        self.calls[operation] = self.calls.get(operation, 0) + 1
+        params = json.loads(request.body) if request.body else {}
+        body = b"{}"
+        if operation in ("PollForDecisionTask", "GetWorkflowExecutionHistory"):
+            body = self.page(operation, params.get("nextPageToken"),
+                             bool(params.get("startAtPreviousStartedEvent")))
+        return AWSResponse(request.url, 200, {"x-amzn-RequestId": "bench"}, _Raw(body))
+
+
+class _Raw:
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    def stream(self, *_args, **_kwargs):
+        yield self.body
+
+
+MODES = ("today", "fast", "miss", "hit")
+"""today: no cache, botocore's parser (the decider before this issue); fast: no cache,
+swfd's parser; miss: cache on, the run not in it (the small poll, then
+GetWorkflowExecutionHistory whole); hit: cache on, the run's earlier events in it."""
+
+
+def decider_for(mode: str, swf: CannedSWF):
+    """A real DecisionPoller on a real client whose requests ``swf`` answers."""
+    from types import SimpleNamespace
+
     import botocore.session
 
-    from swfd.decider import DecisionPoller, DecisionTask
+    from swfd.config import PoolSettings
+    from swfd.decider import DecisionPoller
     from swfd.plugins import load_plugins
+    from swfd.swf import client as swf_client
 
+    if mode == "today":
+        client = botocore.session.Session().create_client(
+            "swf", region_name="us-east-1", endpoint_url="http://127.0.0.1:9",
+            aws_access_key_id="bench", aws_secret_access_key="bench")
+    else:
+        client = swf_client.make_client("http://127.0.0.1:9", "us-east-1", credentials={
+            "aws_access_key_id": "bench", "aws_secret_access_key": "bench"})
+    client.meta.events.register("before-send.swf", swf.answer)
+    pool = PoolSettings(kind="decider", name="bench", task_list="bench-decider",
+                        history_cache=mode in ("miss", "hit"), section="decider:bench")
+    settings = SimpleNamespace(domain="bench", proctitle_tasks=False)
     registry = load_plugins([], modules=["bench.swfd_plugin"])
-    definition = registry.workflow("BenchSerial", "1")
-    decider = DecisionPoller(None, None, registry, None, None, "bench")
-    model = botocore.session.get_session().get_service_model("swf")
-    shape = model.operation_model("PollForDecisionTask").output_shape
-    parser = botocore.parsers.create_parser(model.metadata["protocol"])
-    pages = wire_pages(synthetic_history(length))
+    return DecisionPoller(settings, pool, registry, None, client, "bench")
 
-    def parse() -> tuple[dict, list[dict]]:
-        events: list[dict] = []
-        first = None
-        for body in pages:
-            parsed = parser.parse({"body": body, "headers": {}, "status_code": 200}, shape)
-            first = first or parsed
-            events.extend(parsed["events"])
-        return first, events
 
-    response, events = parse()
+def previous_view(events: list[dict]):
+    """What the previous decision of the run left in the cache beside its events."""
+    from swfd.decider import DecisionTask, RunView
 
-    def decide() -> list[dict]:
-        task = DecisionTask(response, events, definition)
-        return decider.decide(task, definition)
+    view = RunView()
+    DecisionTask({"taskToken": "t", "workflowExecution": {"workflowId": "w", "runId": "r"},
+                  "workflowType": {"name": "BenchSerial", "version": "1"}}, events, None,
+                 view).history  # noqa: B018 - BenchSerial reads it
+    return view
 
-    decisions = decide()
-    if len(decisions) != 1 or decisions[0]["decisionType"] != "ScheduleActivityTask":
-        raise RuntimeError(f"BenchSerial decided {decisions!r} on a {length}-event history")
-    out = {"events": len(events)}
-    for name, fn in (("logic", decide), ("with_parse", lambda: decide_parsed(parse, definition,
-                                                                             decider))):
-        reps, cpu0 = 0, time.process_time()
+
+def measure(length: int, min_seconds: float, max_reps: int) -> dict:
+    """CPU per decision (poll, every page, the cache, DecisionTask, BenchSerial, the
+    answer) in each mode, on a ``length``-event history."""
+    events = synthetic_history(length)
+    out: dict = {"events": len(events)}
+    run = ("w", "r")
+    for mode in MODES:
+        swf = CannedSWF(events)
+        decider = decider_for(mode, swf)
+        cached = events[:swf.previous]
+        for _ in range(2):  # warm: the parser's compiled shapes, botocore's caches
+            if decider.cache is not None:
+                decider.cache.drop(run)
+                if mode == "hit":
+                    decider.cache.put(run, cached, previous_view(cached))
+            decider.handle(decider.poll())
+        reps, cpu = 0, 0.0
         wall_end = time.monotonic() + min_seconds
         while reps < max_reps and (reps < 3 or time.monotonic() < wall_end):
-            fn()
+            if decider.cache is not None:  # the cache as the mode says, outside the timing
+                decider.cache.drop(run)
+                if mode == "hit":
+                    decider.cache.put(run, cached, previous_view(cached))
+            t0 = time.process_time()
+            polled = decider.poll()
+            decider.handle(polled)
+            cpu += time.process_time() - t0
             reps += 1
-        out[name] = 1000 * (time.process_time() - cpu0) / reps
-        out[name + "_reps"] = reps
+        if [e["eventId"] for e in polled[1]] != [e["eventId"] for e in events]:
+            raise RuntimeError(f"{mode}: the decider did not see the whole history")
+        out[mode] = 1000 * cpu / reps
+        out[mode + "_reps"] = reps
+        out[mode + "_calls"] = {k: v // reps for k, v in swf.calls.items()}
+        if decider.cache is not None:
+            out[mode + "_cache"] = (decider.cache.hits, decider.cache.misses)
     return out
-
-
-def decide_parsed(parse, definition, decider) -> list[dict]:
-    from swfd.decider import DecisionTask
-
-    response, events = parse()
-    return decider.decide(DecisionTask(response, events, definition), definition)
 
 
 def serial_workflow(res: Results, count: int, timeout: float) -> None:
