@@ -327,8 +327,9 @@ class TaskSupervisor(threading.Thread):
     it back when the handler returns (``release``); in between the supervisor
     ticks every SUPERVISOR_TICK seconds. Without a task it looks for one every
     tick, and once none came for QUIET_AFTER seconds it sleeps on a condition
-    until ``watch`` wakes it. An answer to SWF is only ever sent after ``task.claim()``, so a
-    release racing a heartbeat or an abandon never answers a task twice.
+    until ``watch`` wakes it. An answer to SWF is only ever sent after
+    ``task.claim()``, so a release racing a heartbeat or an abandon never answers a
+    task twice.
     """
 
     def __init__(self, worker: ActivityPoller) -> None:
@@ -395,9 +396,12 @@ class TaskSupervisor(threading.Thread):
             return self._task is not task or (
                 task.beat_wanted and time.monotonic() >= last_sent + min_gap)
 
+        # Ticks from the task's start, even when it was picked up a tick late.
+        wait = max(0.0, started + SUPERVISOR_TICK - time.monotonic())
         while True:
             with self._changed:
-                self._changed.wait_for(woken, SUPERVISOR_TICK)
+                self._changed.wait_for(woken, wait)
+                wait = SUPERVISOR_TICK
                 if self._task is not task:
                     return
             now = time.monotonic()
