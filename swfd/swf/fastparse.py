@@ -168,7 +168,7 @@ class FastJSONParser(JSONParser):
         return convert
 
     def _do_parse(self, response: dict[str, Any], shape: Any) -> dict[str, Any]:
-        if shape is None or shape.event_stream_name or shape.type_name != "structure":
+        if shape is None or shape.type_name != "structure" or shape.event_stream_name:
             return super()._do_parse(response, shape)
         body = response["body"]
         try:
