@@ -1,18 +1,20 @@
-"""Figure 6: swfd's decider CPU per decision as the history grows.
+"""Figure 6: swfd's decider CPU per decision as the history grows, with the history
+cache hit and missed.
 
-Synthetic: a serial workflow's history of about 10, 100, 1,000 and 10,000
-events (each completed activity adds six events), in SWF's wire form. Two
-costs per decision, both in this process with ``time.process_time``:
+Synthetic: a serial workflow's history of about 10, 100, 1,000 and 10,000 events
+(each completed activity adds six events), in SWF's wire form. A real
+``DecisionPoller`` on a real botocore client polls and answers; a ``before-send``
+handler (:class:`CannedSWF`) answers its requests from pre-rendered bodies, so
+the CPU per decision (``time.process_time``, this process) is everything the
+decider pays except the socket and the server: parameter checks, signing,
+parsing every page, the history cache, ``DecisionTask``, the History, the bench
+plugin's ``BenchSerial`` and the answer. Four ways (:data:`MODES`): today's (no
+cache, botocore's parser), swfd's parser without cache, the cache missed and the
+cache hit.
 
-- the decision logic: swfd's ``DecisionTask`` (filtering its own markers and
-  timers, error state), the indexed ``History``, the plugin's handler (the
-  bench plugin's ``BenchSerial``) and ``DecisionPoller.decide``;
-- the same plus botocore parsing the poll response pages (what a real
-  decider pays per decision task, network aside).
-
-The full run also drives a real 1,000-activity serial workflow through the
-local endpoint with swfd's decider and worker processes and reports the
-decider process's total CPU.
+Then a real 1,000-activity serial workflow through the local endpoint with one
+swfd decider process and one worker: the decider process's total CPU, with the
+cache on (the default for one process); the full run again with it off.
 """
 
 from __future__ import annotations
@@ -81,61 +83,148 @@ def wire_pages(events: list[dict]) -> list[bytes]:
     return pages
 
 
-def measure(length: int, min_seconds: float, max_reps: int) -> dict:
-    import botocore.parsers
+class CannedSWF:
+    """SWF's side of a decision, without the network: a ``before-send`` handler on a
+    real botocore client answers each request from pre-rendered response bodies, so
+    the decider pays everything a real call costs in its process (parameter checks,
+    serialization, signing, the client's parser) except the socket and the server.
+
+    The run's history is ``events``; the task is the last DecisionTaskStarted; the
+    previous decision's DecisionTaskStarted is six events earlier (a serial
+    workflow). A poll with ``startAtPreviousStartedEvent`` gets the events from that
+    one on; otherwise every event, 1,000 a page (so does GetWorkflowExecutionHistory).
+    """
+
+    def __init__(self, events: list[dict]) -> None:
+        self.events = events
+        self.previous = events[-7]["eventId"] if len(events) > 7 else 0
+        self.calls: dict[str, int] = {}
+        self.bodies: dict[tuple, bytes] = {}
+
+    def page(self, operation: str, token: str | None, since_previous: bool) -> bytes:
+        key = (operation, token, since_previous)
+        if key not in self.bodies:
+            first = self.previous if since_previous and self.previous else 1
+            events = self.events[first - 1:]
+            start = int(token[1:]) if token else 0
+            body: dict = {"events": events[start:start + PAGE]}
+            if start + PAGE < len(events):
+                body["nextPageToken"] = f"p{start + PAGE}"
+            if operation == "PollForDecisionTask":
+                body.update(taskToken="t" * 600, startedEventId=len(self.events),
+                            previousStartedEventId=self.previous,
+                            workflowExecution={"workflowId": "w", "runId": "r"},
+                            workflowType={"name": "BenchSerial", "version": "1"})
+            self.bodies[key] = json.dumps(body).encode()
+        return self.bodies[key]
+
+    def answer(self, request, **_):
+        from botocore.awsrequest import AWSResponse
+
+        operation = request.headers["X-Amz-Target"].decode().rsplit(".", 1)[1]
+        self.calls[operation] = self.calls.get(operation, 0) + 1
+        params = json.loads(request.body) if request.body else {}
+        body = b"{}"
+        if operation in ("PollForDecisionTask", "GetWorkflowExecutionHistory"):
+            body = self.page(operation, params.get("nextPageToken"),
+                             bool(params.get("startAtPreviousStartedEvent")))
+        return AWSResponse(request.url, 200, {"x-amzn-RequestId": "bench"}, _Raw(body))
+
+
+class _Raw:
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    def stream(self, *_args, **_kwargs):
+        yield self.body
+
+
+MODES = ("today", "fast", "miss", "hit")
+"""today: no cache, botocore's parser (the decider before this issue); fast: no cache,
+swfd's parser; miss: cache on, the run not in it (the small poll, then
+GetWorkflowExecutionHistory whole); hit: cache on, the run's earlier events in it."""
+
+
+def decider_for(mode: str, swf: CannedSWF):
+    """A real DecisionPoller on a real client whose requests ``swf`` answers."""
+    from types import SimpleNamespace
+
     import botocore.session
 
-    from swfd.decider import DecisionPoller, DecisionTask
+    from swfd.config import PoolSettings
+    from swfd.decider import DecisionPoller
     from swfd.plugins import load_plugins
+    from swfd.swf import client as swf_client
 
+    if mode == "today":
+        client = botocore.session.Session().create_client(
+            "swf", region_name="us-east-1", endpoint_url="http://127.0.0.1:9",
+            aws_access_key_id="bench", aws_secret_access_key="bench")
+    else:
+        client = swf_client.make_client("http://127.0.0.1:9", "us-east-1", credentials={
+            "aws_access_key_id": "bench", "aws_secret_access_key": "bench"})
+    client.meta.events.register("before-send.swf", swf.answer)
+    pool = PoolSettings(kind="decider", name="bench", task_list="bench-decider",
+                        history_cache=mode in ("miss", "hit"), section="decider:bench")
+    settings = SimpleNamespace(domain="bench", proctitle_tasks=False)
     registry = load_plugins([], modules=["bench.swfd_plugin"])
-    definition = registry.workflow("BenchSerial", "1")
-    decider = DecisionPoller(None, None, registry, None, None, "bench")
-    model = botocore.session.get_session().get_service_model("swf")
-    shape = model.operation_model("PollForDecisionTask").output_shape
-    parser = botocore.parsers.create_parser(model.metadata["protocol"])
-    pages = wire_pages(synthetic_history(length))
+    return DecisionPoller(settings, pool, registry, None, client, "bench")
 
-    def parse() -> tuple[dict, list[dict]]:
-        events: list[dict] = []
-        first = None
-        for body in pages:
-            parsed = parser.parse({"body": body, "headers": {}, "status_code": 200}, shape)
-            first = first or parsed
-            events.extend(parsed["events"])
-        return first, events
 
-    response, events = parse()
+def previous_view(events: list[dict]):
+    """What the previous decision of the run left in the cache beside its events."""
+    from swfd.decider import DecisionTask, RunView
 
-    def decide() -> list[dict]:
-        task = DecisionTask(response, events, definition)
-        return decider.decide(task, definition)
+    view = RunView()
+    task = DecisionTask({"taskToken": "t", "workflowExecution": {"workflowId": "w", "runId": "r"},
+                         "workflowType": {"name": "BenchSerial", "version": "1"}}, events, None,
+                        view)
+    view.history_of(task.events)  # BenchSerial reads the History
+    return view
 
-    decisions = decide()
-    if len(decisions) != 1 or decisions[0]["decisionType"] != "ScheduleActivityTask":
-        raise RuntimeError(f"BenchSerial decided {decisions!r} on a {length}-event history")
-    out = {"events": len(events)}
-    for name, fn in (("logic", decide), ("with_parse", lambda: decide_parsed(parse, definition,
-                                                                             decider))):
-        reps, cpu0 = 0, time.process_time()
+
+def measure(length: int, min_seconds: float, max_reps: int) -> dict:
+    """CPU per decision (poll, every page, the cache, DecisionTask, BenchSerial, the
+    answer) in each mode, on a ``length``-event history."""
+    events = synthetic_history(length)
+    out: dict = {"events": len(events)}
+    run = ("w", "r")
+    for mode in MODES:
+        swf = CannedSWF(events)
+        decider = decider_for(mode, swf)
+        cached = events[:swf.previous]
+        for _ in range(2):  # warm: the parser's compiled shapes, botocore's caches
+            if decider.cache is not None:
+                decider.cache.drop(run)
+                if mode == "hit":
+                    decider.cache.put(run, cached, previous_view(cached))
+            decider.handle(decider.poll())
+        reps, cpu = 0, 0.0
         wall_end = time.monotonic() + min_seconds
         while reps < max_reps and (reps < 3 or time.monotonic() < wall_end):
-            fn()
+            if decider.cache is not None:  # the cache as the mode says, outside the timing
+                decider.cache.drop(run)
+                if mode == "hit":
+                    decider.cache.put(run, cached, previous_view(cached))
+            t0 = time.process_time()
+            polled = decider.poll()
+            decider.handle(polled)
+            cpu += time.process_time() - t0
             reps += 1
-        out[name] = 1000 * (time.process_time() - cpu0) / reps
-        out[name + "_reps"] = reps
+        if [e["eventId"] for e in polled[1]] != [e["eventId"] for e in events]:
+            raise RuntimeError(f"{mode}: the decider did not see the whole history")
+        out[mode] = 1000 * cpu / reps
+        out[mode + "_reps"] = reps
+        out[mode + "_calls"] = {k: v // reps for k, v in swf.calls.items()}
+        if decider.cache is not None:
+            out[mode + "_cache"] = (decider.cache.hits, decider.cache.misses)
     return out
 
 
-def decide_parsed(parse, definition, decider) -> list[dict]:
-    from swfd.decider import DecisionTask
-
-    response, events = parse()
-    return decider.decide(DecisionTask(response, events, definition), definition)
-
-
-def serial_workflow(res: Results, count: int, timeout: float) -> None:
-    """A real ``count``-activity serial workflow: swfd decider + worker, local endpoint."""
+def serial_workflow(res: Results, count: int, timeout: float, cache: bool) -> None:
+    """A real ``count``-activity serial workflow: swfd decider + worker, local endpoint;
+    the one decider process with its history cache on (the default for one process)
+    or off."""
     tmpdir = tempfile.mkdtemp(prefix="swfd-bench-decider-")
     endpoint = driver.start_local(poll_timeout=60)
     started: list[workers.Workers] = []
@@ -149,7 +238,8 @@ def serial_workflow(res: Results, count: int, timeout: float) -> None:
         worker = workers.start("swfd", endpoint.url, "bench", "serial-a", 1, tmpdir)
         started.append(worker)
         decider = workers.start("swfd", endpoint.url, "bench", "bench-decider", 1, tmpdir,
-                                pool_kind="decider")
+                                pool_kind="decider",
+                                extra=f"history_cache = {'yes' if cache else 'no'}\n")
         started.append(decider)
         cpu0, t0 = decider.cpu(), time.monotonic()
         run = swf.start_workflow_execution(
@@ -167,14 +257,27 @@ def serial_workflow(res: Results, count: int, timeout: float) -> None:
         elapsed, cpu = time.monotonic() - t0, decider.cpu() - cpu0
         events = swf.describe_workflow_execution(domain="bench", execution=execution)
         history = events["executionInfo"].get("closeStatus", status)
-        res.add("6. decider CPU", f"total decider CPU, {count}-activity serial workflow", cpu,
-                "s", note=f"swfd decider process (polling every page, BenchSerial, answering); "
+        res.add("6. decider CPU", f"total decider CPU, {count}-activity serial workflow, "
+                f"history cache {'on' if cache else 'off'}", cpu, "s",
+                note=f"one swfd decider process (poll, every page, BenchSerial, answer); "
                 f"{elapsed:.0f} s wall; close status {history}; mean "
-                f"{1000 * cpu / (count + 1):.1f} ms per decision")
+                f"{1000 * cpu / (count + 1):.1f} ms per decision"
+                + ("; every decision after the first a hit (one process)" if cache else ""))
     finally:
         for w in started:
             w.stop()
         endpoint.stop()
+
+
+MODE_NAMES = {
+    "today": "no cache, botocore's parser (before issue 11)",
+    "fast": "no cache, swfd's parser",
+    "miss": "cache missed (small poll + GetWorkflowExecutionHistory whole), swfd's parser",
+    "hit": "cache hit, swfd's parser",
+}
+HIT_ASSUMPTION = ("a hit is what a single-process decider pool (history_cache on by default) "
+                  "gets on every decision of a run after its first; with N processes on one "
+                  "task list about 1/N of them are hits, the rest misses")
 
 
 def run(res: Results, quick: bool) -> None:
@@ -184,16 +287,29 @@ def run(res: Results, quick: bool) -> None:
         m = measure(length, 0.5 if quick else 2.0, 2000)
         data[length] = m
         res.log(f"  {length}: {m}")
-    base = data[LENGTHS[0]]
+    hit_100, today_1000 = data[100]["hit"], data[1_000]["today"]
     for length in LENGTHS:
         m = data[length]
-        res.add(fig, f"{m['events']} events: decision logic", m["logic"], "ms/decision",
-                ratio=f"{m['logic'] / base['logic']:.1f}x at {base['events']} events",
-                note=f"{m['logic_reps']} decisions; DecisionTask + History + handler + decide")
-        res.add(fig, f"{m['events']} events: with botocore parsing the pages", m["with_parse"],
-                "ms/decision", ratio=f"{m['with_parse'] / base['with_parse']:.1f}x at "
-                f"{base['events']} events", note=f"{m['with_parse_reps']} decisions")
+        for mode in MODES:
+            calls = ", ".join(f"{v} {k}" for k, v in m[mode + "_calls"].items())
+            row = {"ratio": f"{m[mode] / m['today']:.2f}x no cache with botocore's parser",
+                   "note": f"mean of {m[mode + '_reps']} decisions; per decision: "
+                           f"{calls}; poll, every page, the cache, DecisionTask, History, "
+                           "BenchSerial, the answer (network and server excluded)"}
+            if mode == "hit" and length == 10_000:
+                r = m[mode] / hit_100
+                row.update(ratio=f"{r:.2f}x a hit at {data[100]['events']} events",
+                           target="<= 3x a hit at 100 events", met=r <= 3)
+                row["note"] += "; " + HIT_ASSUMPTION
+            elif mode == "miss" and length == 1_000:
+                r = m[mode] / today_1000
+                row.update(ratio=f"{r:.2f}x today's at {data[1_000]['events']} events",
+                           target="<= 0.5x today's (no cache, botocore's parser)", met=r <= 0.5)
+            res.add(fig, f"{m['events']} events: {MODE_NAMES[mode]}", m[mode], "ms/decision",
+                    **row)
     res.series["decider"] = {str(k): v for k, v in data.items()}
+    res.guarded("6. decider CPU (serial workflow)",
+                lambda: serial_workflow(res, 1000, timeout=900, cache=True))
     if not quick:
-        res.guarded("6. decider CPU (serial workflow)",
-                    lambda: serial_workflow(res, 1000, timeout=900))
+        res.guarded("6. decider CPU (serial workflow, no cache)",
+                    lambda: serial_workflow(res, 1000, timeout=900, cache=False))

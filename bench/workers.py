@@ -29,8 +29,9 @@ class NotMeasured(Exception):
 
 
 def swfd_config(path: str, url: str, domain: str, task_list: str, processes: int,
-                log_level: str = "WARNING", pool_kind: str = "worker") -> str:
-    """A one-pool swfd config against an endpoint URL; the plugin comes from SWFD_PLUGINS."""
+                log_level: str = "WARNING", pool_kind: str = "worker", extra: str = "") -> str:
+    """A one-pool swfd config against an endpoint URL; the plugin comes from SWFD_PLUGINS;
+    ``extra`` lines go in the pool's section."""
     with open(path, "w") as f:
         f.write(f"""[swfd]
 domain = {domain}
@@ -44,7 +45,7 @@ log_level = {log_level}
 [{pool_kind}:bench]
 task_list = {task_list}
 processes = {processes}
-""" + ("heartbeat_interval = 30\n" if pool_kind == "worker" else ""))
+""" + ("heartbeat_interval = 30\n" if pool_kind == "worker" else "") + extra)
     return path
 
 
@@ -112,7 +113,7 @@ def tail(path: str, chars: int = 800) -> str:
 
 
 def start(kind: str, url: str, domain: str, task_list: str, slots: int, tmpdir: str,
-          log_level: str = "WARNING", pool_kind: str = "worker") -> Workers:
+          log_level: str = "WARNING", pool_kind: str = "worker", extra: str = "") -> Workers:
     """Start ``slots`` worker processes of ``kind`` polling ``task_list``."""
     log = os.path.join(tmpdir, f"{kind}-{task_list}.log")
     env = bench_env(SWFD_PLUGINS="bench.swfd_plugin", LOG_LEVEL=log_level,
@@ -126,7 +127,7 @@ def start(kind: str, url: str, domain: str, task_list: str, slots: int, tmpdir: 
             ) for _ in range(slots)]
         elif kind in ("swfd", "swfd-standalone", "swfd-daemon"):
             config = swfd_config(os.path.join(tmpdir, f"{kind}-{task_list}.ini"), url, domain,
-                                 task_list, slots, log_level, pool_kind)
+                                 task_list, slots, log_level, pool_kind, extra)
             args = [sys.executable, "-m", "bench.swfd_launch", config]
             if kind == "swfd-standalone":
                 args.append("--standalone")

@@ -99,6 +99,73 @@ def backoff(attempt: int) -> int:
     return min(MAX_BACKOFF, 2 ** min(attempt - 1, 16))
 
 
+class RunView:
+    """What a decision task derives from its run's raw events, in one pass that can be
+    resumed: the events handlers see (swfd's own markers and timers removed), the
+    decision-error state, and the History once a handler asked for it.
+
+    Without the history cache each task builds its own. With it, the run's view
+    stays in the cache beside its events, and the next task of the run in this
+    process (a hit) advances it by the new events only, so a decision costs what is
+    new rather than the whole history. A miss starts a fresh view.
+    """
+
+    __slots__ = ("completed", "count", "error_tasks", "events", "history", "open_timers")
+
+    def __init__(self) -> None:
+        self.count = 0  # raw events taken in (the first ``count`` of the run's)
+        self.events: list[dict[str, Any]] = []
+        self.error_tasks: set[Any] = set()  # DecisionTaskCompleted ids with an error marker
+        self.completed: list[int] = []  # DecisionTaskCompleted ids, oldest first
+        self.open_timers: dict[str, bool] = {}  # swfd retry timers started, not closed
+        self.history: Any = None
+
+    def advance(self, raw: list[dict[str, Any]]) -> None:
+        """Take in ``raw[self.count:]``: ``raw`` must begin with the events already
+        taken in (a fresh view takes all)."""
+        new = raw[self.count:] if self.count else raw
+        visible = []
+        for event in new:
+            kind = event["eventType"]
+            if kind in _MARKER_EVENTS or kind in _TIMER_EVENTS:
+                if not is_swfd_event(event):
+                    visible.append(event)
+                    continue
+                attrs = _attrs(event)
+                if kind == "MarkerRecorded" and attrs.get("markerName") == ERROR_MARKER:
+                    self.error_tasks.add(attrs.get("decisionTaskCompletedEventId"))
+                elif kind == "TimerStarted":
+                    self.open_timers[attrs.get("timerId", "")] = True
+                elif kind in ("TimerFired", "TimerCanceled"):
+                    self.open_timers.pop(attrs.get("timerId", ""), None)
+                continue
+            if kind == "DecisionTaskCompleted":
+                self.completed.append(event["eventId"])
+            visible.append(event)
+        self.events = self.events + visible if self.events else visible
+        self.count = len(raw)
+
+    def error_state(self) -> tuple[int, int, list[str]]:
+        """(decision errors in a row, error markers in all, open swfd retry timer ids)."""
+        in_a_row = 0
+        for event_id in reversed(self.completed):
+            if event_id not in self.error_tasks:
+                break
+            in_a_row += 1
+        return in_a_row, len(self.error_tasks), list(self.open_timers)
+
+    def history_of(self, events: list[dict[str, Any]]) -> Any:
+        """The History of ``events`` (this view's): built once, then extended."""
+        from swfd.history import History
+
+        history = self.history
+        if history is None or len(history.events) > len(events):
+            history = self.history = History(events)
+        elif len(history.events) < len(events):
+            history.extend(events[len(history.events):])
+        return history
+
+
 class DecisionTask:
     """What decision logic receives: the whole history of one decision task.
 
@@ -108,10 +175,14 @@ class DecisionTask:
     (everything), ``input`` (the execution's input decoded per the workflow's
     codec), ``workflow_execution``, ``workflow_type``, ``task_token``,
     ``attempt`` (1, or the retry number after decision errors).
+
+    ``view`` is the run's :class:`RunView` kept by the history cache (``events``
+    must then begin with the events it took in); the lists and the History handed
+    to handlers are for reading only.
     """
 
     def __init__(self, response: dict[str, Any], events: list[dict[str, Any]],
-                 definition: WorkflowDef | None) -> None:
+                 definition: WorkflowDef | None, view: RunView | None = None) -> None:
         self.task_token: str = response["taskToken"]
         self.workflow_execution: dict[str, str] = response["workflowExecution"]
         self.workflow_type: dict[str, str] = response["workflowType"]
@@ -120,20 +191,27 @@ class DecisionTask:
         self.definition = definition
         self.received = time.monotonic()
         self.raw_events = events
-        self.events = [e for e in events if not is_swfd_event(e)]
-        self.errors_in_a_row, self.errors_total, self.open_retry_timers = _error_state(events)
+        if view is None or view.count > len(events):
+            view = RunView()
+        view.advance(events)
+        self._view = view
+        self.events = view.events
+        self.errors_in_a_row, self.errors_total, self.open_retry_timers = view.error_state()
         self.attempt = self.errors_in_a_row + 1
         self.input_undecodable = False
 
     @functools.cached_property
     def history(self) -> Any:
-        from swfd.history import History
-
-        return History(self.events)
+        return self._view.history_of(self.events)
 
     @property
     def new_events(self) -> list[dict[str, Any]]:
-        return [e for e in self.events if e["eventId"] > (self.previous_started_event_id or 0)]
+        """The events after the previous decision (found from the end: they are few)."""
+        previous = self.previous_started_event_id or 0
+        start = len(self.events)
+        while start and self.events[start - 1]["eventId"] > previous:
+            start -= 1
+        return self.events[start:]
 
     @property
     def input(self) -> Any:
@@ -172,29 +250,6 @@ def _error_marker(attempt: int, error: str, details: str) -> str:
             return marker
         budget //= 2
     return json.dumps({"attempt": attempt, "error": "(too long to record)"})
-
-
-def _error_state(events: list[dict[str, Any]]) -> tuple[int, int, list[str]]:
-    """(decision errors in a row, error markers in all, open swfd retry timer ids)."""
-    error_tasks = set()
-    for event in events:
-        if event["eventType"] == "MarkerRecorded" and _attrs(event).get("markerName") == (
-            ERROR_MARKER
-        ):
-            error_tasks.add(_attrs(event).get("decisionTaskCompletedEventId"))
-    in_a_row = 0
-    open_timers: dict[str, bool] = {}
-    for event in events:
-        kind = event["eventType"]
-        if kind == "DecisionTaskCompleted":
-            in_a_row = in_a_row + 1 if event["eventId"] in error_tasks else 0
-        elif kind in _TIMER_EVENTS and is_swfd_event(event):
-            timer_id = _attrs(event).get("timerId", "")
-            if kind == "TimerStarted":
-                open_timers[timer_id] = True
-            elif kind in ("TimerFired", "TimerCanceled"):
-                open_timers.pop(timer_id, None)
-    return in_a_row, len(error_tasks), list(open_timers)
 
 
 class DecisionPoller(PollingChild):
@@ -250,10 +305,13 @@ class DecisionPoller(PollingChild):
             return polled
         run = (execution["workflowId"], execution["runId"])
         end = max(started_event_id, polled[-1]["eventId"])
+        view = None  # a miss or a run's first task: the events are new dicts, a new view
         events = history_cache.join([], polled, end) if polled[0]["eventId"] == 1 else None
         if events is None:  # not the run's first decision task
             events = history_cache.join(self.cache.get(run), polled, end)
             outcome = "miss" if events is None else "hit"
+            if events is not None:
+                view = self.cache.view(run)
             if events is None:
                 fetched = self.fetch_history(execution, _last_missing(polled, end))
                 events = history_cache.join(fetched, polled, end)
@@ -263,7 +321,7 @@ class DecisionPoller(PollingChild):
                                        "between GetWorkflowExecutionHistory's events and "
                                        "the decision task's")
             self.count_cache(outcome)
-        self.cache.put(run, events)
+        self.cache.put(run, events, view or RunView())
         return events
 
     def fetch_history(self, execution: dict[str, str], through: int) -> list[dict[str, Any]]:
@@ -301,7 +359,11 @@ class DecisionPoller(PollingChild):
         response, events = polled
         kind = response["workflowType"]
         definition = self.registry.workflow(kind["name"], kind["version"])
-        task = DecisionTask(response, events, definition)
+        view = None
+        if self.cache is not None:
+            execution = response["workflowExecution"]
+            view = self.cache.view((execution["workflowId"], execution["runId"]))
+        task = DecisionTask(response, events, definition, view)
         extra = task.log_context
         self.observe_schedule_to_start(task)
         if definition is None:
@@ -354,9 +416,10 @@ class DecisionPoller(PollingChild):
         """From DecisionTaskScheduled to now: the activity polls carry no such time."""
         if not metrics.enabled():
             return
-        scheduled = [e for e in task.raw_events if e["eventType"] == "DecisionTaskScheduled"
-                     and e["eventId"] < (task.started_event_id or 1 << 62)]
-        stamp = scheduled[-1].get("eventTimestamp") if scheduled else None
+        before = task.started_event_id or 1 << 62
+        scheduled = next((e for e in reversed(task.raw_events) if e["eventType"] ==
+                          "DecisionTaskScheduled" and e["eventId"] < before), None)
+        stamp = scheduled.get("eventTimestamp") if scheduled else None
         if hasattr(stamp, "timestamp"):
             metrics.schedule_to_start(self.pool.section, time.time() - stamp.timestamp())
 

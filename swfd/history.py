@@ -175,6 +175,26 @@ class History:
         self.last_decision_started_event_id: int | None = None
         self.previous_started_event_id: int | None = None
         self._index = _Index()
+        self._absorb(events)
+
+    def extend(self, events: list[Event]) -> None:
+        """Add events that follow the last one (ids ascending), as if the history had
+        been built with them: a decider's history cache (swfd.history_cache) extends
+        the run's History with a decision's new events instead of rebuilding it.
+        The History is then the same object for the run's next decision in this
+        process: like ``task.events``, it is for reading only."""
+        if not events:
+            return
+        last = self._ids[-1] if self._ids else 0
+        ids = [e["eventId"] for e in events]
+        if ids[0] <= last or any(a >= b for a, b in zip(ids, ids[1:])):
+            raise ValueError(f"History.extend: events {ids[0]}..{ids[-1]} do not follow "
+                             f"event {last} in ascending order")
+        self.events.extend(events)
+        self._absorb(events)
+
+    def _absorb(self, events: list[Event]) -> None:
+        """The one pass: index each event and update the states it changes."""
         handlers = _HANDLERS
         for event in events:
             event_id = event["eventId"]

@@ -8,7 +8,8 @@ The handler runs in the main thread (DESIGN.md); a :class:`TaskSupervisor`
 thread, started once per process and handed each task in turn, is the only
 place that acts while the handler is busy (one thread for the process's life,
 not one per task: starting and joining a thread per task cost about a fifth
-of a no-op task's CPU in the bench; idle, it blocks without waking):
+of a no-op task's CPU in the bench; while tasks come it ticks every 0.1 s
+instead of being woken for each, and idle it blocks without waking):
 
 - it sends ``RecordActivityTaskHeartbeat`` promptly when the handler calls
   ``task.heartbeat(details)``: at once when none is in flight, calls made while
@@ -63,6 +64,7 @@ MAX_HEARTBEAT_DETAILS = 2048
 MIN_RESPOND_RETRY = 5.0  # an answer is retried at least this long, even at the timeout's edge
 ABANDON_DEADLINE = 10.0  # a stopping process retries its last answer only briefly
 SUPERVISOR_TICK = 0.1
+QUIET_AFTER = 2.0  # no task for this long: the heartbeat thread sleeps until woken
 
 
 def current_rss() -> int:
@@ -201,7 +203,9 @@ class ActivityPoller(PollingChild):
                                 f"({self.lifecycle.reason}) when the task arrived; it was "
                                 "not started")
             return
-        log.info("activity %s %s started", definition.name, definition.version, extra=extra)
+        # DEBUG: at INFO a task gets one line, when it ends (with its duration); while it
+        # runs, ``swfd status`` and the process title show it (bench/README.md).
+        log.debug("activity %s %s started", definition.name, definition.version, extra=extra)
         self.show_task(f"{definition.name}/{definition.version}", extra)
         supervisor = self.supervisor
         supervisor.watch(task)
@@ -321,9 +325,11 @@ class TaskSupervisor(threading.Thread):
 
     The main thread hands it the task it is about to run (``watch``) and takes
     it back when the handler returns (``release``); in between the supervisor
-    ticks every SUPERVISOR_TICK seconds. Without a task it sleeps on a
-    condition. An answer to SWF is only ever sent after ``task.claim()``, so a
-    release racing a heartbeat or an abandon never answers a task twice.
+    ticks every SUPERVISOR_TICK seconds. Without a task it looks for one every
+    tick, and once none came for QUIET_AFTER seconds it sleeps on a condition
+    until ``watch`` wakes it. An answer to SWF is only ever sent after
+    ``task.claim()``, so a release racing a heartbeat or an abandon never answers a
+    task twice.
     """
 
     def __init__(self, worker: ActivityPoller) -> None:
@@ -331,13 +337,15 @@ class TaskSupervisor(threading.Thread):
         self.worker = worker
         self._changed = threading.Condition()
         self._task: ActivityTask | None = None
-        self._task_since = 0.0
-        self._idle = False
+        self._task_since = float("-inf")  # when the last task was handed over
+        self._idle = False  # in the untimed wait: watch() must wake it
 
     def watch(self, task: ActivityTask) -> None:
-        """Hand over the task about to run. Only an idle supervisor is woken: a busy
-        one (still ticking for the previous task) picks it up at its next tick, and
-        the handler's clock starts here either way."""
+        """Hand over the task about to run. Only a quiet supervisor (no task for
+        QUIET_AFTER seconds, in an untimed wait) is woken: one that has seen tasks
+        lately ticks and picks the task up at its next tick, and the handler's clock
+        starts here either way. Waking it for every task cost two thread switches per
+        task, for nothing when the handler returns within a tick (bench/README.md)."""
         task.wake_supervisor = self.wake
         with self._changed:
             self._task = task
@@ -363,11 +371,12 @@ class TaskSupervisor(threading.Thread):
     def run(self) -> None:
         while True:
             with self._changed:
-                self._idle = True
-                self._changed.wait_for(lambda: self._task is not None)
+                while self._task is None:
+                    # Tasks lately: look again at the next tick. Quiet: sleep until woken.
+                    self._idle = time.monotonic() - self._task_since >= QUIET_AFTER
+                    self._changed.wait(None if self._idle else SUPERVISOR_TICK)
                 self._idle = False
                 task, since = self._task, self._task_since
-            assert task is not None
             self.supervise(task, since)
 
     def supervise(self, task: ActivityTask, started: float) -> None:
@@ -387,9 +396,12 @@ class TaskSupervisor(threading.Thread):
             return self._task is not task or (
                 task.beat_wanted and time.monotonic() >= last_sent + min_gap)
 
+        # Ticks from the task's start, even when it was picked up a tick late.
+        wait = max(0.0, started + SUPERVISOR_TICK - time.monotonic())
         while True:
             with self._changed:
-                self._changed.wait_for(woken, SUPERVISOR_TICK)
+                self._changed.wait_for(woken, wait)
+                wait = SUPERVISOR_TICK
                 if self._task is not task:
                     return
             now = time.monotonic()

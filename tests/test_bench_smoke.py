@@ -54,7 +54,9 @@ def test_endpoint_latency_samples(endpoint):
 def test_decider_cost_on_a_small_history():
     m = fig_decider.measure(10, min_seconds=0.05, max_reps=20)
     assert m["events"] == 9
-    assert m["logic"] > 0 and m["with_parse"] > 0
+    assert all(m[mode] > 0 for mode in fig_decider.MODES)
+    assert m["hit_cache"][0] > 0 and m["miss_cache"][1] > 0
+    assert "GetWorkflowExecutionHistory" in m["miss_calls"]
 
 
 def test_results_markdown_lists_every_row(tmp_path):

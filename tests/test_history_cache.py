@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from swfd import history_cache
-from swfd.decider import DecisionPoller, DecisionTask
+from swfd.decider import DecisionPoller, DecisionTask, RunView
 from swfd.history_cache import HistoryCache, join
 from swfd.lifecycle import Lifecycle
 
@@ -39,6 +39,7 @@ def random_history(rng: random.Random) -> list[dict[str, Any]]:
                        "eventTimestamp": T0 + datetime.timedelta(seconds=clock),
                        key: {"n": str(len(events)), **attrs}})
 
+    pending: list[int] = []
     add("WorkflowExecutionStarted", input="x" * rng.randrange(100))
     for _ in range(rng.randrange(1, 12)):
         add("DecisionTaskScheduled")
@@ -47,9 +48,19 @@ def random_history(rng: random.Random) -> list[dict[str, Any]]:
             add("DecisionTaskTimedOut")
             continue
         add("DecisionTaskCompleted")
+        completed = len(events)
         for _ in range(rng.randrange(4)):
             kind = rng.choice(list(KINDS))
-            add(kind, **KINDS[kind](len(events)))
+            extra = {"decisionTaskCompletedEventId": completed} if kind == "MarkerRecorded" else {}
+            add(kind, **KINDS[kind](len(events)), **extra)
+        if rng.random() < 0.5:  # an activity, closed now or later
+            add("ActivityTaskScheduled", activityId=f"a{len(events)}",
+                activityType={"name": "A", "version": "1"})
+            pending.append(len(events))
+        while pending and rng.random() < 0.5:
+            scheduled = pending.pop(0)
+            add(rng.choice(("ActivityTaskCompleted", "ActivityTaskFailed")),
+                scheduledEventId=scheduled)
     add("DecisionTaskScheduled")
     add("DecisionTaskStarted")
     return events
@@ -98,10 +109,65 @@ def poller(cache: HistoryCache | None, full: list[dict[str, Any]],
 RUN = {"workflowId": "w", "runId": "r"}
 
 
-def task_of(events: list[dict[str, Any]]) -> DecisionTask:
-    return DecisionTask({"taskToken": "t", "workflowExecution": RUN,
+def task_of(events: list[dict[str, Any]], view: RunView | None = None,
+            history: bool = True) -> DecisionTask:
+    """The decision task of ``events`` (as handle() builds it: the run's cached view)."""
+    task = DecisionTask({"taskToken": "t", "workflowExecution": RUN,
                          "workflowType": {"name": "W", "version": "1"},
-                         "startedEventId": events[-1]["eventId"]}, events, None)
+                         "startedEventId": events[-1]["eventId"]}, events, None, view)
+    if history:
+        task.history  # noqa: B018 - built now, as a handler asking for it would
+    return task
+
+
+HISTORY_FIELDS = ("events", "activities", "timers", "child_workflows", "lambda_functions",
+                  "signals", "markers", "cancel_requested", "closed", "failures",
+                  "execution_context", "last_decision_started_event_id",
+                  "previous_started_event_id", "started_event", "workflow_type", "input")
+
+
+def attrs(e: dict[str, Any]) -> dict[str, Any]:
+    return e.get(e["eventType"][0].lower() + e["eventType"][1:] + "EventAttributes", {})
+
+
+def hidden(e: dict[str, Any]) -> bool:
+    """swfd's own marker or timer (the oracle for what handlers do not see)."""
+    return (e["eventType"] == "MarkerRecorded" and attrs(e)["markerName"].startswith("swfd:")
+            or e["eventType"] == "TimerStarted" and attrs(e)["timerId"].startswith("swfd-"))
+
+
+def error_state(events: list[dict[str, Any]]) -> tuple[int, int, list[str]]:
+    """The decision-error state from scratch, two plain passes (the oracle for RunView)."""
+    errors = {attrs(e).get("decisionTaskCompletedEventId") for e in events
+              if e["eventType"] == "MarkerRecorded"
+              and attrs(e).get("markerName") == "swfd:decider-error"}
+    in_a_row, timers = 0, {}
+    for e in events:
+        timer = str(attrs(e).get("timerId", ""))
+        if e["eventType"] == "DecisionTaskCompleted":
+            in_a_row = in_a_row + 1 if e["eventId"] in errors else 0
+        elif e["eventType"] == "TimerStarted" and timer.startswith("swfd-"):
+            timers[timer] = True
+        elif e["eventType"] in ("TimerFired", "TimerCanceled") and timer.startswith("swfd-"):
+            timers.pop(timer, None)
+    return in_a_row, len(errors), list(timers)
+
+
+def assert_same_task(seen: DecisionTask, expected: DecisionTask) -> None:
+    """Everything a handler can read is the same."""
+    assert (seen.errors_in_a_row, seen.errors_total, seen.open_retry_timers) == error_state(
+        expected.raw_events)
+    assert seen.events == [e for e in expected.raw_events if not hidden(e)]
+    assert seen.raw_events == expected.raw_events
+    assert seen.events == expected.events
+    assert seen.new_events == expected.new_events
+    assert (seen.attempt, seen.errors_in_a_row, seen.errors_total, seen.open_retry_timers) == (
+        expected.attempt, expected.errors_in_a_row, expected.errors_total,
+        expected.open_retry_timers)
+    for name in HISTORY_FIELDS:
+        assert getattr(seen.history, name) == getattr(expected.history, name), name
+    for event in expected.events:
+        assert seen.history.by_id(event["eventId"]) == event
 
 
 @pytest.mark.parametrize("seed", range(400))
@@ -112,8 +178,10 @@ def test_a_handler_sees_the_same_history_whatever_the_cache_holds(seed):
     cache = HistoryCache(rng.choice((64 * 2 ** 20, rng.randrange(1, 200_000))))
     state = rng.choice(("empty", "prefix", "prefix", "other run", "evicted"))
     k = rng.randrange(1, len(full) + 1)
-    if state == "prefix":
-        cache.put(("w", "r"), full[:k])
+    if state == "prefix":  # as the previous decision left it (its History built or not)
+        view = RunView()
+        task_of(full[:k], view, history=rng.random() < 0.7)
+        cache.put(("w", "r"), full[:k], view)
     elif state == "other run":
         cache.put(("w", "another run"), full[:k])
     elif state == "evicted":
@@ -125,14 +193,7 @@ def test_a_handler_sees_the_same_history_whatever_the_cache_holds(seed):
 
     assert got == full
     assert [e["eventId"] for e in got] == list(range(1, len(full) + 1))
-    expected, seen = task_of(full), task_of(got)
-    assert seen.raw_events == expected.raw_events
-    assert seen.events == expected.events
-    assert seen.new_events == expected.new_events
-    assert (seen.attempt, seen.errors_total) == (expected.attempt, expected.errors_total)
-    assert seen.history.events == expected.history.events
-    assert seen.history.signals == expected.history.signals
-    assert seen.history.markers == expected.history.markers
+    assert_same_task(task_of(got, cache.view(("w", "r"))), task_of(full))
     if polled[0]["eventId"] == 1 and polled == full:
         assert (cache.hits, cache.misses, p.fetched) == (0, 0, 0)
     else:
@@ -144,8 +205,29 @@ def test_a_handler_sees_the_same_history_whatever_the_cache_holds(seed):
     if ("w", "r") in cache:  # kept for the next decision
         assert cache.get(("w", "r")) == full
     else:  # only when it would not fit
-        assert sum(history_cache.estimate_bytes(e) for e in full) > cache.budget
+        assert sum(history_cache.estimate_bytes(e) + history_cache.VIEW_BYTES
+                   for e in full) > cache.budget
     assert cache.size <= cache.budget
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_a_runs_successive_decisions_see_fresh_histories_from_the_cached_view(seed):
+    """One process deciding a run task after task (mostly hits, now and then evicted):
+    each task, advanced from the cached view, equals one built from scratch."""
+    rng = random.Random(seed)
+    full = random_history(rng)
+    starts = [e["eventId"] for e in full if e["eventType"] == "DecisionTaskStarted"]
+    cache = HistoryCache(64 * 2 ** 20)
+    p = poller(cache, full, rng)
+    for end in starts:
+        events = full[:end]
+        if rng.random() < 0.1:
+            cache.drop(("w", "r"))
+        got = p.complete_history(RUN, poll_of(rng, events), end)
+        assert got == events
+        seen = task_of(got, cache.view(("w", "r")), history=rng.random() < 0.8)
+        assert_same_task(seen, task_of(events))
+    assert cache.hits + cache.misses <= len(starts)
 
 
 def test_join_drops_overlaps_and_refuses_gaps():

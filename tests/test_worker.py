@@ -335,3 +335,25 @@ def test_handler_heartbeats_are_sent_promptly_coalesced_and_spaced(env, local_en
         assert min(gaps) >= 0.45, gaps
     finally:
         worker.stop(), decider.stop()
+
+
+def test_a_burst_of_tasks_does_not_wake_the_heartbeat_thread_for_each(loops, swf_client,
+                                                                       domain, monkeypatch):
+    """While tasks come the heartbeat thread looks at each tick; only a quiet one (no task
+    for QUIET_AFTER seconds, in an untimed wait) is woken by the hand-over."""
+    from swfd import worker
+
+    asleep: list[bool] = []
+
+    class Counting(worker.TaskSupervisor):
+        def watch(self, task):
+            asleep.append(self._idle)
+            super().watch(task)
+
+    monkeypatch.setattr(worker, "TaskSupervisor", Counting)
+    loops("worker"), loops("decider")
+    run = run_activity(swf_client, domain, {"activity": "Echo", "input": {"n": 1}, "count": 12})
+    events = h.wait_closed(swf_client, domain, run, timeout=40)
+    assert h.types(events).count("ActivityTaskCompleted") == 12
+    assert events[-1]["eventType"] == "WorkflowExecutionCompleted"
+    assert len(asleep) == 12 and sum(asleep) <= 2, asleep

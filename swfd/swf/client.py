@@ -17,6 +17,9 @@ Why the settings below:
   first run needs no AWS account. Any other explicit URL (say a ``swfd local``
   on another port) uses the chain too, falling back to the dummy credentials
   when the chain finds none.
+- Responses are parsed by ``swfd.swf.fastparse`` (registered as the session's
+  ``response_parser_factory``): the same dicts botocore gives, about 5x cheaper
+  on histories; requests still go through botocore (signing, endpoint).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import botocore.session
 from botocore.config import Config
 
 from swfd import __version__
+from swfd.swf.fastparse import FastParserFactory
 
 if TYPE_CHECKING:
     from swfd.config import Settings
@@ -69,6 +73,7 @@ def _core_session(credentials: dict[str, str] | None) -> botocore.session.Sessio
     core = botocore.session.Session(session_vars=session_vars)
     if _warm_loader is not None:
         core.register_component("data_loader", _warm_loader)
+    core.register_component("response_parser_factory", FastParserFactory())
     return core
 
 

@@ -180,6 +180,10 @@ def call(
     for the last failure (the caller logs it, e.g. once per outage).
     """
     method = _method(client, operation)
+    try:  # the first attempt: tenacity's machinery only once it has failed (bench/README.md)
+        return method(**params)
+    except Exception as error:  # noqa: BLE001 - handed to the policy below as attempt 1
+        first_error: BaseException = error
     context = dict(log_context or {})
 
     def should_stop(state: RetryCallState) -> bool:
@@ -213,6 +217,9 @@ def call(
     for attempt in retrying:
         with attempt:
             number = attempt.retry_state.attempt_number
+            if number == 1:  # already made, above
+                last_error = first_error
+                raise first_error
             if last_error is not None and stop is not None and stop():
                 raise last_error  # stopped while backing off: do not start another attempt
             try:

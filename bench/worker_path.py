@@ -1,0 +1,218 @@
+"""Figure 1b: where a worker's CPU per task goes, with the network and the server taken out.
+
+Figure 1 measures whole processes against the real endpoint; its ratios move with
+the load on the machine. This one runs in the harness's own process and is meant
+for profiling: the real loop a worker child runs (``ActivityPoller.run``: poll,
+``ActivityTask``, the log lines, the scoreboard, the title, the heartbeat thread
+and the answer) and the raw boto3 loop, each on a real botocore client whose
+requests a ``before-send`` handler answers from canned bodies. What is left is the
+client side of a task: botocore's request pipeline (parameter checks, endpoint
+rules, signing, parsing) and whatever swfd adds. Then the cost of each piece swfd
+adds per task, alone (bench/README.md, "The worker's per-task path", justifies each
+by these figures).
+
+    python -m bench.worker_path        # prints the table
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from types import SimpleNamespace
+from typing import Any, Callable
+
+from bench.tasks import ACTIVITY_NAME, ACTIVITY_VERSION
+
+ACTIVITY_TASK = json.dumps({
+    "taskToken": "t" * 800, "activityId": "a-1", "startedEventId": 7,
+    "workflowExecution": {"workflowId": "bench-" + "w" * 30, "runId": "r" * 44},
+    "activityType": {"name": ACTIVITY_NAME, "version": ACTIVITY_VERSION},
+    "input": "{}"}).encode()
+CREDENTIALS = {"aws_access_key_id": "bench", "aws_secret_access_key": "bench"}
+
+
+class _Raw:
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    def stream(self, *_args: Any, **_kwargs: Any):
+        yield self.body
+
+
+def canned_answer(request: Any, **_: Any) -> Any:
+    """SWF's answers to a worker, without the socket: a task for every poll."""
+    from botocore.awsrequest import AWSResponse
+
+    operation = request.headers["X-Amz-Target"].decode().rsplit(".", 1)[1]
+    body = {"PollForActivityTask": ACTIVITY_TASK,
+            "RecordActivityTaskHeartbeat": b'{"cancelRequested":false}'}.get(operation, b"")
+    return AWSResponse(request.url, 200, {"x-amzn-RequestId": "bench"}, _Raw(body))
+
+
+def stock_client() -> Any:
+    """What the raw loop uses: boto3's defaults."""
+    import boto3
+
+    client = boto3.client("swf", endpoint_url="http://127.0.0.1:9", region_name="us-east-1",
+                          **CREDENTIALS)
+    client.meta.events.register("before-send.swf", canned_answer)
+    return client
+
+
+def swfd_client() -> Any:
+    from swfd.swf.client import make_client
+
+    client = make_client("http://127.0.0.1:9", "us-east-1", credentials=CREDENTIALS)
+    client.meta.events.register("before-send.swf", canned_answer)
+    return client
+
+
+def raw_tasks(n: int) -> float:
+    """bench/rawworker.py's loop, ``n`` times; the loop's CPU seconds."""
+    client = stock_client()
+    t0 = time.process_time()
+    for _ in range(n):
+        task = client.poll_for_activity_task(domain="bench", taskList={"name": "bench"},
+                                             identity="raw")
+        client.respond_activity_task_completed(taskToken=task["taskToken"])
+    return time.process_time() - t0
+
+
+def swfd_tasks(n: int, log_format: str = "json", log_level: str = "INFO") -> float:
+    """``n`` tasks through the real ActivityPoller loop (it recycles after ``n``), with
+    a real scoreboard file, swfd's logging to a file, the heartbeat thread running;
+    the loop's CPU seconds (the process's: the heartbeat thread's included)."""
+    from swfd import logs
+    from swfd.config import PoolSettings
+    from swfd.lifecycle import Lifecycle
+    from swfd.plugins import load_plugins
+    from swfd.scoreboard import Scoreboard, ScoreboardSlot
+    from swfd.worker import ActivityPoller
+
+    tmp = tempfile.mkdtemp(prefix="swfd-bench-path-")
+    board = ScoreboardSlot(Scoreboard.create(os.path.join(tmp, "board"), 1), 0,
+                           pool="worker:bench", slot=0)
+    pool = PoolSettings(kind="worker", name="bench", task_list="bench", section="worker:bench",
+                        heartbeat_interval=30, max_tasks_per_child=n)
+    settings = SimpleNamespace(domain="bench", proctitle_tasks=False)
+    registry = load_plugins([], modules=["bench.swfd_plugin"])
+    saved = sys.stderr
+    with open(os.path.join(tmp, "log"), "w") as sink:
+        sys.stderr = sink
+        try:
+            logs.setup(log_format, log_level, pool="worker:bench")
+            poller = ActivityPoller(settings, pool, registry, Lifecycle(), swfd_client(),
+                                    "bench", board=board)
+            t0 = time.process_time()
+            poller.run()
+            cpu = time.process_time() - t0
+        finally:
+            sys.stderr = saved
+            logs.setup("text", "WARNING")
+    with open(os.path.join(tmp, "log")) as lines:
+        if "failed" in lines.read() or poller.tasks_done != n:
+            raise RuntimeError(f"the worker did not complete its {n} tasks: see {tmp}/log")
+    return cpu
+
+
+def per_call(fn: Callable[[], Any], n: int) -> float:
+    """Microseconds of CPU per call of ``fn`` (after a warm-up)."""
+    for _ in range(min(n, 50)):
+        fn()
+    t0 = time.process_time()
+    for _ in range(n):
+        fn()
+    return (time.process_time() - t0) / n * 1e6
+
+
+def pieces(n: int) -> dict[str, float]:
+    """CPU of each thing swfd does per task, alone (microseconds per task)."""
+    import logging
+
+    from swfd import logs
+    from swfd.proctitle import set_title
+    from swfd.scoreboard import Scoreboard, ScoreboardSlot
+    from swfd.swf.retry import call
+
+    out: dict[str, float] = {}
+    client = swfd_client()
+    params = {"domain": "bench", "taskList": {"name": "bench"}, "identity": "i"}
+    out["poll, client method"] = per_call(lambda: client.poll_for_activity_task(**params), n)
+    out["poll, through swfd.swf.retry.call"] = per_call(
+        lambda: call(client, "PollForActivityTask", max_attempts=1, quiet=True, **params), n)
+    stock = stock_client()
+    out["poll, stock boto3 client"] = per_call(lambda: stock.poll_for_activity_task(**params), n)
+    saved = sys.stderr
+    sys.stderr = io.StringIO()
+    try:
+        extra = {"workflowId": "w" * 36, "runId": "r" * 44, "activityId": "a-1"}
+        log = logging.getLogger("swfd.worker")
+        for fmt in ("json", "text"):
+            logs.setup(fmt, "INFO", pool="worker:bench")
+            out[f"one INFO line, {fmt}"] = per_call(lambda: log.info(
+                "activity %s %s completed in %.2f s", "noop", "1", 0.001, extra=extra), n)
+            sys.stderr.seek(0)
+            sys.stderr.truncate()
+        logs.setup("json", "WARNING", pool="worker:bench")
+        out["one INFO call below the level"] = per_call(lambda: log.info(
+            "activity %s %s completed in %.2f s", "noop", "1", 0.001, extra=extra), n)
+    finally:
+        sys.stderr = saved
+        logs.setup("text", "WARNING")
+    with tempfile.TemporaryDirectory() as tmp:
+        slot = ScoreboardSlot(Scoreboard.create(os.path.join(tmp, "b"), 1), 0,
+                              pool="worker:bench", slot=0)
+        out["scoreboard write (task in hand)"] = per_call(lambda: slot.update(
+            state="running", since=time.time(), type="noop/1",
+            task={"workflowId": "w" * 36, "runId": "r" * 44, "activityId": "a-1"}), n)
+    titles = ("swfd worker:bench #0 idle", "swfd worker:bench #0 noop/1 0s")
+    flip = [0]
+
+    def title() -> None:
+        flip[0] ^= 1
+        set_title(titles[flip[0]])
+
+    out["process title change"] = per_call(title, n)
+    return out
+
+
+def run(n: int = 2000, rounds: int = 5) -> dict[str, Any]:
+    """Interleaved rounds of ``n`` tasks: raw loop, swfd at WARNING (text), swfd at INFO
+    (json); medians of the CPU per task; then the pieces."""
+    kinds: dict[str, Callable[[int], float]] = {
+        "raw": raw_tasks,
+        "swfd WARNING text": lambda k: swfd_tasks(k, "text", "WARNING"),
+        "swfd INFO json": lambda k: swfd_tasks(k, "json", "INFO"),
+    }
+    for fn in kinds.values():
+        fn(50)  # warm
+    samples: dict[str, list[float]] = {k: [] for k in kinds}
+    for r in range(rounds):
+        order = list(kinds)[r % len(kinds):] + list(kinds)[:r % len(kinds)]
+        for kind in order:
+            samples[kind].append(kinds[kind](n) / n * 1e6)
+    result: dict[str, Any] = {k: statistics.median(v) for k, v in samples.items()}
+    result["ranges"] = {k: (min(v), max(v)) for k, v in samples.items()}
+    result["pieces"] = pieces(n)
+    return result
+
+
+def main() -> int:
+    result = run()
+    raw = result["raw"]
+    for kind in ("raw", "swfd WARNING text", "swfd INFO json"):
+        low, high = result["ranges"][kind]
+        print(f"{kind:22s} {result[kind]:7.1f} us/task  {result[kind] / raw:.2f}x raw "
+              f"(range {low:.0f}-{high:.0f})")
+    for name, value in result["pieces"].items():
+        print(f"  {name:40s} {value:7.1f} us")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
