@@ -9,6 +9,8 @@ listing says which filter went where, so nobody takes a short page for the end.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -116,14 +118,63 @@ def history(client: Any, domain: str, workflow_id: str, run_id: str) -> list[dic
     return events
 
 
-def execution(client: Any, domain: str, workflow_id: str, run_id: str) -> Execution:
+class ClosedHistories:
+    """The histories of closed executions, least recently used out first.
+
+    A closed execution's history never changes, so the page of a big one can be
+    paged through (events, lanes, zoom) without fetching thousands of events again
+    for every click. An open execution is never kept: its history grows. Bounded
+    by the number of events kept in all (not by histories), since one 25,000-event
+    history weighs as much as a thousand small ones. Shared by the server's threads.
+    """
+
+    def __init__(self, max_events: int = 100_000) -> None:
+        self.max_events = max_events
+        self._kept: OrderedDict[tuple[str, str, str], list[dict[str, Any]]] = OrderedDict()
+        self._events = 0
+        self._lock = threading.Lock()
+        self.hits = 0
+
+    def get(self, key: tuple[str, str, str]) -> list[dict[str, Any]] | None:
+        with self._lock:
+            events = self._kept.get(key)
+            if events is not None:
+                self._kept.move_to_end(key)
+                self.hits += 1
+            return events
+
+    def put(self, key: tuple[str, str, str], events: list[dict[str, Any]]) -> None:
+        if len(events) > self.max_events:
+            return
+        with self._lock:
+            if key in self._kept:
+                return
+            self._kept[key] = events
+            self._events += len(events)
+            while self._events > self.max_events:
+                _, dropped = self._kept.popitem(last=False)
+                self._events -= len(dropped)
+
+
+def execution(client: Any, domain: str, workflow_id: str, run_id: str,
+              cache: ClosedHistories | None = None) -> Execution:
+    """The run's description and history: described first, so a closed run's history
+    can come from ``cache`` (and goes into it once fetched)."""
     described = swf_call(client, "DescribeWorkflowExecution", domain=domain,
                          execution={"workflowId": workflow_id, "runId": run_id})
+    info = described.get("executionInfo", {})
+    closed = info.get("executionStatus") == CLOSED
+    key = (domain, workflow_id, run_id)
+    events = cache.get(key) if cache is not None and closed else None
+    if events is None:
+        events = history(client, domain, workflow_id, run_id)
+        if cache is not None and closed:
+            cache.put(key, events)
     return Execution(
-        info=described.get("executionInfo", {}),
+        info=info,
         configuration=described.get("executionConfiguration", {}),
         open_counts=described.get("openCounts", {}),
-        events=history(client, domain, workflow_id, run_id),
+        events=events,
         latest_activity=described.get("latestActivityTaskTimestamp"),
     )
 
