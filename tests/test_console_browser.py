@@ -81,6 +81,7 @@ def test_the_tutorials_runs_in_the_browser(tutorial, page, tmp_path):
     check_executions_page(tutorial, page, tmp_path)
     check_parallel_timeline(tutorial, page, tmp_path)
     check_serial_timeline(tutorial, page, tmp_path)
+    check_event_pages(tutorial, page, tmp_path)
     check_read_only(tutorial, page, tmp_path)
 
 
@@ -164,6 +165,50 @@ def check_serial_timeline(tutorial, page, tmp_path):
     assert first.evaluate("d => d.open")
     assert page.locator("section.payloads").inner_text().count("Result") == 1
     shoot(page, tmp_path, "serial")
+
+
+def check_event_pages(tutorial, page, tmp_path):
+    """The Parallel run's events five at a time: the pager, the jump form, the family
+    filter, and a bar whose event is on another page."""
+    events = len(tutorial.daemon.history(tutorial.runs.parallel))
+    page.goto(execution_url(tutorial.url, tutorial.runs.parallel) + "&events=5")
+
+    def shown():
+        return page.locator("tr.event").evaluate_all("rows => rows.map(r => +r.id.slice(6))")
+
+    assert shown() == [1, 2, 3, 4, 5]
+    assert page.locator(".event-range").first.inner_text() == f"events 1–5 of {events}"
+    page.locator("a.events-next").first.click()
+    assert shown() == [6, 7, 8, 9, 10] and "event=6" in page.url
+    page.locator("a.events-last").first.click()
+    last = shown()
+    assert last[-1] == events and len(last) == (events - 1) % 5 + 1
+    assert page.locator("a.events-next").count() == 0  # greyed on the last page
+    page.locator("a.events-first").first.click()
+    assert shown() == [1, 2, 3, 4, 5]
+
+    page.fill("form.jump input[name=jump]", "12")
+    page.click("form.jump button[type=submit]")
+    assert shown() == [11, 12, 13, 14, 15] and page.url.endswith("#event-12")
+    assert page.locator("tr.event.landed").get_attribute("id") == "event-12"
+    shoot(page, tmp_path, "events-paged")
+
+    # The last lane's bar: its event is past the first page, so the bar's link goes to
+    # the page that holds it, at its row.
+    page.goto(execution_url(tutorial.url, tutorial.runs.parallel) + "&events=5")
+    bar = page.locator("svg.plot g.lane").last.locator("g.attempt a").first
+    href = bar.get_attribute("href")
+    target = int(href.rsplit("#event-", 1)[1])
+    assert target > 5 and f"event={target}" in href
+    bar.click()
+    page.wait_for_url(f"**#event-{target}")
+    assert target in shown() and page.locator(f"#event-{target}").is_visible()
+
+    page.check("form.event-filter input[value=activity]")
+    page.click("form.event-filter button[type=submit]")
+    kinds = page.locator("tr.event").evaluate_all("rows => rows.map(r => r.dataset.eventType)")
+    assert len(kinds) == 5 and all(kind.startswith("ActivityTask") for kind in kinds)
+    assert "activity events 1–5 of 15" in page.locator(".event-range").first.inner_text()
 
 
 def check_read_only(tutorial, page, tmp_path):

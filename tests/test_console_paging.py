@@ -22,8 +22,8 @@ from swfd.console.events import FAMILIES, View, family, page_of
 from swfd.console.pages import Page
 
 #: What a 25,000-event page's timeline may weigh (measured: see docs/console.md).
-SVG_BOUND = 400_000
-PAGE_BOUND = 1_000_000
+SVG_BOUND = 256_000
+PAGE_BOUND = 512_000
 
 
 def big_history(activities: int, batch: int = 100, close: bool = True) -> list[dict]:
