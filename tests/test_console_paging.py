@@ -17,7 +17,7 @@ from test_console_support import InProcessConsole, request
 from test_console_timeline import SVG, History
 
 from swfd.console import svg, timeline
-from swfd.console.data import ClosedHistories, Execution
+from swfd.console.data import Execution, Histories, history, history_after
 from swfd.console.events import FAMILIES, View, family, page_of
 from swfd.console.pages import Page
 
@@ -220,14 +220,16 @@ def test_a_lane_retried_past_its_share_draws_its_failures_first():
     assert (lane.get("data-attempts"), lane.get("data-drawn")) == ("50", "50")  # one lane: all
 
 
-def test_closed_histories_are_kept_within_their_bound():
-    kept = ClosedHistories(max_events=10)
-    kept.put(("d", "a", "1"), [{}] * 6)
-    kept.put(("d", "b", "1"), [{}] * 4)
-    assert kept.get(("d", "a", "1")) is not None  # a is now the most recently used
-    kept.put(("d", "c", "1"), [{}] * 3)            # over 10: b, the least recent, goes
+def test_histories_are_kept_within_their_bound():
+    kept = Histories(max_events=10)
+    kept.put(("d", "a", "1"), [{}] * 6, final=True)
+    kept.put(("d", "b", "1"), [{}] * 4, final=False)
+    assert kept.get(("d", "a", "1"))[1] is True  # a is now the most recently used
+    kept.put(("d", "c", "1"), [{}] * 3, final=True)  # over 10: b, the least recent, goes
     assert kept.get(("d", "b", "1")) is None and kept.get(("d", "c", "1")) is not None
-    kept.put(("d", "huge", "1"), [{}] * 11)        # bigger than the whole bound: not kept
+    kept.put(("d", "c", "1"), [{}] * 4, final=True)  # replaced, counted once: 6 + 4
+    assert kept.get(("d", "a", "1")) is not None
+    kept.put(("d", "huge", "1"), [{}] * 11, final=True)  # bigger than the bound: not kept
     assert kept.get(("d", "huge", "1")) is None and kept.get(("d", "a", "1")) is not None
 
 
@@ -256,19 +258,19 @@ def endpoint_run(swf_client, domain):
     return run
 
 
-def test_pages_over_http_and_closed_histories_fetched_once(swf_client, domain, endpoint_run):
+def test_pages_over_http_and_histories_read_once(swf_client, domain, endpoint_run):
     run = endpoint_run
-    fetched = []
-    swf_client.meta.events.register("before-call.swf.GetWorkflowExecutionHistory",
-                                    lambda **_: fetched.append(1))
+    calls: list[dict] = []  # GetWorkflowExecutionHistory's parameters, call by call
+    swf_client.meta.events.register(
+        "provide-client-params.swf.GetWorkflowExecutionHistory",
+        lambda params, **_: calls.append(dict(params)))
     console = InProcessConsole(swf_client, domain)
     base = f"/execution?workflowId=wide&runId={run['runId']}"
     try:
-        # Open: fetched afresh for every request.
         first = request(console.url, base + "&events=50")
         assert first.status == 200 and row_ids(first.text) == list(range(1, 51))
         total = int(re.search(r'data-total="(\d+)"', first.text)[1])
-        assert total > 300 and len(fetched) == 1
+        assert total > 300 and len(calls) == 1 and not calls[0].get("reverseOrder")
         seen, page = [], first
         for _ in range(20):
             seen += row_ids(page.text)
@@ -277,7 +279,20 @@ def test_pages_over_http_and_closed_histories_fetched_once(swf_client, domain, e
                 break
             page = request(console.url, link.split("#")[0])
             assert page.status == 200
-        assert seen == list(range(1, total + 1)) and len(fetched) == 1 + -(-total // 50) - 1
+        assert seen == list(range(1, total + 1))
+        # Open: every later request asked SWF what came after the events it had read,
+        # newest first (one call each), rather than for the whole history again.
+        pages = -(-total // 50)
+        assert len(calls) == pages and all(c.get("reverseOrder") for c in calls[1:])
+
+        # ... and shows what was added since.
+        swf_client.signal_workflow_execution(domain=domain, workflowId="wide",
+                                             signalName="late")
+        tail = request(console.url, base + f"&events=50&event={total + 1}")
+        assert row_ids(tail.text)[-1] == total + 1
+        assert re.findall(r'data-event-type="(\w+)"', tail.text)[-1] == \
+            "WorkflowExecutionSignaled"
+        assert len(calls) == pages + 1
 
         # The jump form: a redirect to the page holding the event, at its row.
         jump = request(console.url, base + "&events=50&jump=123")
@@ -291,16 +306,26 @@ def test_pages_over_http_and_closed_histories_fetched_once(swf_client, domain, e
                     "&jump=0"):
             assert request(console.url, base + bad).status == 400, bad
 
-        # Closed: fetched once, then served from memory (a closed history never changes).
+        # Closed: read once more (its end), then served from memory: it never changes.
         swf_client.terminate_workflow_execution(domain=domain, workflowId="wide")
-        before = len(fetched)
+        before = len(calls)
         closed = [request(console.url, base + f"&event={n}") for n in (1, 250, 300)]
         assert all(page.status == 200 for page in closed)
         assert 'data-status="TERMINATED"' in closed[0].text
-        assert len(fetched) == before + 1 and console.server.console.histories.hits == 2
+        assert re.findall(r'data-event-type="(\w+)"', closed[0].text)[0] == \
+            "WorkflowExecutionStarted"
+        assert len(calls) == before + 1
         activities = request(console.url, base + "&family=activity&events=1000")
         assert set(re.findall(r'data-event-type="(\w+)"', activities.text)) == {
             "ActivityTaskScheduled", "ActivityTaskStarted", "ActivityTaskCompleted"}
-        assert len(row_ids(activities.text)) == 300
+        assert len(row_ids(activities.text)) == 300 and len(calls) == before + 1
+        terminated = request(console.url, base + "&family=workflow")
+        assert "WorkflowExecutionTerminated" in terminated.text
+
+        # Kept events that are not the start of this history: read it all again.
+        whole = history(swf_client, domain, "wide", run["runId"])
+        stale = [{**whole[0]}, {**whole[1], "eventType": "WorkflowExecutionSignaled"}]
+        assert history_after(swf_client, domain, "wide", run["runId"], stale) == whole
+        assert history_after(swf_client, domain, "wide", run["runId"], whole[:7]) == whole
     finally:
         console.close()

@@ -38,7 +38,7 @@ from urllib.parse import parse_qs, urlsplit
 from botocore.exceptions import BotoCoreError, ClientError
 
 from swfd.console import data
-from swfd.console.data import ClosedHistories, Filters
+from swfd.console.data import Filters, Histories
 from swfd.console.events import FAMILIES, MAX_PAGE, View
 from swfd.console.pages import Page, execution_link
 from swfd.swf.models import CLOSED, OPEN, DoesNotExist, retry_bounds
@@ -88,12 +88,12 @@ class Console:
     allow_actions: bool = False
     secret: bytes = b""
     clock: Callable[[], float] = time.time
-    histories: ClosedHistories | None = None  # closed runs' histories, kept between requests
+    histories: Histories | None = None  # histories read, kept between requests
 
     def __post_init__(self) -> None:
         self.secret = self.secret or secrets.token_bytes(32)
         if self.histories is None:
-            self.histories = ClosedHistories()
+            self.histories = Histories()
 
     def csrf_token(self, cookie: str) -> str:
         return hmac.new(self.secret, cookie.encode(), hashlib.sha256).hexdigest()
