@@ -461,7 +461,8 @@ def _hidden_view(view: View, *drop: str) -> str:
 
 
 def _event_forms(view: View, page: EventPage) -> str:
-    """Filter by family, and jump to an event id (the server redirects to its row)."""
+    """Filter by family, and jump to an event id (the server redirects to its row, on
+    the unfiltered events, so the row is there)."""
     boxes = "".join(
         f"<label><input type=\"checkbox\" name=\"family\" value=\"{name}\""
         f"{' checked' if name in page.families else ''}> {name}</label>" for name in FAMILIES)
@@ -472,7 +473,7 @@ def _event_forms(view: View, page: EventPage) -> str:
         f"{_hidden_view(view, 'family', 'event')}<span>Only</span> {boxes}"
         f"<button type=\"submit\">Show</button>{clear}</form>"
         "<form method=\"get\" action=\"/execution\" class=\"jump\">"
-        f"{_hidden_view(view, 'event')}<label>Jump to event id <input type=\"number\" "
+        f"{_hidden_view(view, 'event', 'family')}<label>Jump to event id <input type=\"number\" "
         f"name=\"jump\" min=\"1\" step=\"1\" required></label>"
         "<button type=\"submit\">Go</button></form>"
     )
