@@ -329,3 +329,49 @@ def test_pages_over_http_and_histories_read_once(swf_client, domain, endpoint_ru
         assert history_after(swf_client, domain, "wide", run["runId"], whole[:7]) == whole
     finally:
         console.close()
+
+
+def test_decision_ticks_are_thinned_to_what_shows():
+    h = History()
+    h.add(0, "WorkflowExecutionStarted")
+    for number in range(3000):  # one decision task every 0.1 s for 300 s
+        h.decision(number * 0.1, took=0.01, timed_out=number == 1234)
+        if number % 3 == 0:
+            h.add(number * 0.1 + 0.05, "WorkflowExecutionSignaled", signalName="tick")
+    h.add(300.0, "WorkflowExecutionCompleted")
+    line = timeline.build(h.events)
+    columns = svg.PLOT_WIDTH // svg.THIN_PX
+
+    def decisions(root):
+        row = root.find(f".//{SVG}g[@class='decisions']")
+        ticks = [x for x in row.findall(f"{SVG}line") if "tick" in x.get("class").split()]
+        marks = [x for x in row.findall(f"{SVG}line") if "mark" in x.get("class").split()]
+        return row, ticks, marks
+
+    root = ET.fromstring(svg.render(line))
+    row, ticks, marks = decisions(root)
+    assert (row.get("data-ticks"), row.get("data-marks")) == ("3000", "1000")
+    assert columns // 2 <= len(ticks) <= columns and len(marks) <= columns
+    assert int(row.get("data-ticks-drawn")) == len(ticks) and root.get("data-thinned") == "true"
+    # The timed-out one wins its column.
+    assert [t.get("data-outcome") for t in ticks].count("timed_out") == 1
+    # Zoomed to 10 s: only that window's ticks, every one of them (100 < columns).
+    _, ticks, _ = decisions(ET.fromstring(svg.render(line, 100.0, 110.0)))
+    starts = [float(t.get("data-started")) - 1000.0 for t in ticks]
+    assert len(ticks) == 100 and 100.0 <= min(starts) and max(starts) <= 110.0
+
+
+def test_lanes_past_the_end_show_the_last_ones():
+    events = big_history(250)
+    html = render(events, View("big", "r1", lanes_from=99_999))
+    root = ET.fromstring(re.search(r"<svg xmlns=.*?</svg></svg>", html, re.DOTALL)[0])
+    ids = [g.get("data-id") for g in root.iter(f"{SVG}g")
+           if "lane" in (g.get("class") or "").split()]
+    assert ids[0] == "item-200" and len(ids) == 50 and root.get("data-lanes-from") == "200"
+    assert "lanes 201–250 of 250" in unescape(html)
+    earlier = re.search(r'<a class="lanes-previous" href="([^"]*)"', html)[1]
+    assert view_of(unescape(earlier)).lanes_from == 100
+    assert '<a class="lanes-next"' not in html
+    middle = render(events, View("big", "r1", lanes_from=50))  # not on a page boundary
+    assert view_of(unescape(re.search(r'<a class="lanes-previous" href="([^"]*)"',
+                                      middle)[1])).lanes_from == 0

@@ -9,6 +9,7 @@ Content-Security-Policy forbids both, and the page works without JavaScript.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime, timezone
 from html import escape
 from typing import Any
@@ -102,6 +103,7 @@ class Page:
                 return svg.anchor_link(event_id)
             return view.link(svg.anchor_link(event_id), event=event_id, families=())
 
+        view = replace(view, lanes_from=svg.first_lane(line, view.lanes_from))
         drawn = svg.render(line, *view.window, lanes_from=view.lanes_from, link=bar_link)
         parts = [
             f"<p class=\"crumbs\"><a href=\"/\">Executions</a> › {escape(workflow_id)}</p>",
@@ -410,9 +412,8 @@ def _lane_pager(view: View, line: timeline.Timeline) -> str:
     count = len(line.lanes)
     if count <= svg.MAX_LANES:
         return ""
-    step = svg.MAX_LANES
-    start = min(max(view.lanes_from, 0), count - 1)
-    last = (count - 1) // step * step
+    step, start = svg.MAX_LANES, view.lanes_from
+    last = svg.first_lane(line, count)
 
     def to(index: int) -> str | None:
         return None if index == start or not 0 <= index < count else view.link(
@@ -420,7 +421,7 @@ def _lane_pager(view: View, line: timeline.Timeline) -> str:
 
     shown = f"lanes {start + 1:,}–{min(start + step, count):,} of {count:,}"
     return ("<nav class=\"lane-pager\">" + _pager_links("lanes", [
-        ("« First lanes", "first", to(0)), ("‹ Earlier lanes", "previous", to(start - step)),
+        ("« First lanes", "first", to(0)), ("‹ Earlier lanes", "previous", to(max(start - step, 0))),
         ]) + f" <span class=\"lane-range\">{shown}</span> " + _pager_links("lanes", [
         ("More lanes ›", "next", to(start + step)), ("Last lanes »", "last", to(last))])
         + " <span class=\"hint\">(the rows above the lanes sum up every lane of a type)"

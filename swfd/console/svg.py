@@ -234,6 +234,12 @@ def _axis(low: float, high: float, height: float) -> str:
     return "".join(parts)
 
 
+def first_lane(timeline: Timeline, asked: int) -> int:
+    """The first lane drawn when ``asked`` for: past the end, the last page of lanes."""
+    last_page = max(len(timeline.lanes) - 1, 0) // MAX_LANES * MAX_LANES
+    return min(max(asked, 0), last_page)
+
+
 def lane_groups(timeline: Timeline) -> list[list[Lane]]:
     """The lanes by kind and type name, the biggest groups first (at most ``MAX_GROUPS``)."""
     groups: dict[tuple[str, str], list[Lane]] = {}
