@@ -17,6 +17,7 @@ from types import SimpleNamespace
 
 import pytest
 from test_console_support import InProcessConsole, browser, chromium_or_skip  # noqa: F401
+from test_daemon_support import boto3_client
 from test_daemon_tutorial import tutorial_daemon
 
 from swfd.testing import wait_for
@@ -83,6 +84,7 @@ def test_the_tutorials_runs_in_the_browser(tutorial, page, tmp_path):
     check_serial_timeline(tutorial, page, tmp_path)
     check_event_pages(tutorial, page, tmp_path)
     check_read_only(tutorial, page, tmp_path)
+    check_lanes_past_a_drawing(tutorial, page, tmp_path)
 
 
 def check_executions_page(tutorial, page, tmp_path):
@@ -272,3 +274,41 @@ def test_actions_ask_for_confirmation(swf_client, domain, browser, tmp_path):  #
     finally:
         page.close()
         acting.close()
+
+
+def check_lanes_past_a_drawing(tutorial, page, tmp_path):
+    """A run with more lanes than one drawing holds (decided by hand: 101 activities on a
+    task list nobody polls): a summary row, the lanes a hundred at a time, and zoom links
+    that have the server redraw (thinned for the new window) rather than zoom in place."""
+    client = boto3_client(tutorial.daemon.url)
+    domain = tutorial.daemon.domain
+    run = tutorial.daemon.start_workflow("HelloWorkflow", "1.0", task_list="wide-decisions",
+                                         workflow_id="wide-run")
+    task = client.poll_for_decision_task(domain=domain, taskList={"name": "wide-decisions"})
+    client.respond_decision_task_completed(taskToken=task["taskToken"], decisions=[
+        {"decisionType": "ScheduleActivityTask", "scheduleActivityTaskDecisionAttributes": {
+            "activityId": f"a-{n}", "activityType": {"name": "ActivityA", "version": "1.0"},
+            "taskList": {"name": "nobody-works"}, "scheduleToStartTimeout": "600",
+            "scheduleToCloseTimeout": "900", "startToCloseTimeout": "300",
+            "heartbeatTimeout": "NONE"}} for n in range(101)])
+    page.goto(execution_url(tutorial.url, run))
+    drawing = page.locator("svg.timeline")
+    assert (drawing.get_attribute("data-lanes"), drawing.get_attribute("data-lanes-drawn"),
+            drawing.get_attribute("data-thinned")) == ("101", "100", "true")
+    group = page.locator("svg.plot g.group")
+    assert group.count() == 1 and group.get_attribute("data-lanes") == "101"
+    assert group.get_attribute("data-outcomes") == "open:101"
+    shoot(page, tmp_path, "lanes-summed-up")
+
+    before = float(page.get_attribute("svg.plot", "viewBox").split()[2])
+    page.click("a.zoom.in")
+    page.wait_for_url("**from=*")  # a new page, drawn by the server for the window
+    after = float(page.get_attribute("svg.plot", "viewBox").split()[2])
+    assert after < before * 0.6  # half, give or take the link's rounding to the ms
+
+    page.click("a.lanes-next")
+    page.wait_for_url("**lanes=100*")
+    lanes = page.locator("svg.timeline").evaluate(LANES_JS)
+    assert [lane["id"] for lane in lanes] == ["a-100"]
+    assert "lanes 101–101 of 101" in page.locator(".lane-range").inner_text()
+    assert "from=" in page.url  # the zoomed window kept
