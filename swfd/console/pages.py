@@ -427,6 +427,7 @@ def _lane_pager(view: View, line: timeline.Timeline) -> str:
         + " <span class=\"hint\">(the rows above the lanes sum up every lane of a type)"
         "</span></nav>")
 
+
 def _legend() -> str:
     items = [("run completed", "run"), ("waiting (scheduled, not started)", "wait"),
              ("failed", "failed"), ("timed out", "timed_out"), ("canceled", "canceled"),
