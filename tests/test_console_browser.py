@@ -17,6 +17,7 @@ from types import SimpleNamespace
 
 import pytest
 from test_console_support import InProcessConsole, browser, chromium_or_skip  # noqa: F401
+from test_daemon_support import boto3_client
 from test_daemon_tutorial import tutorial_daemon
 
 from swfd.testing import wait_for
@@ -81,7 +82,9 @@ def test_the_tutorials_runs_in_the_browser(tutorial, page, tmp_path):
     check_executions_page(tutorial, page, tmp_path)
     check_parallel_timeline(tutorial, page, tmp_path)
     check_serial_timeline(tutorial, page, tmp_path)
+    check_event_pages(tutorial, page, tmp_path)
     check_read_only(tutorial, page, tmp_path)
+    check_lanes_past_a_drawing(tutorial, page, tmp_path)
 
 
 def check_executions_page(tutorial, page, tmp_path):
@@ -166,6 +169,50 @@ def check_serial_timeline(tutorial, page, tmp_path):
     shoot(page, tmp_path, "serial")
 
 
+def check_event_pages(tutorial, page, tmp_path):
+    """The Parallel run's events five at a time: the pager, the jump form, the family
+    filter, and a bar whose event is on another page."""
+    events = len(tutorial.daemon.history(tutorial.runs.parallel))
+    page.goto(execution_url(tutorial.url, tutorial.runs.parallel) + "&events=5")
+
+    def shown():
+        return page.locator("tr.event").evaluate_all("rows => rows.map(r => +r.id.slice(6))")
+
+    assert shown() == [1, 2, 3, 4, 5]
+    assert page.locator(".event-range").first.inner_text() == f"events 1–5 of {events}"
+    page.locator("a.events-next").first.click()
+    assert shown() == [6, 7, 8, 9, 10] and "event=6" in page.url
+    page.locator("a.events-last").first.click()
+    last = shown()
+    assert last[-1] == events and len(last) == (events - 1) % 5 + 1
+    assert page.locator("a.events-next").count() == 0  # greyed on the last page
+    page.locator("a.events-first").first.click()
+    assert shown() == [1, 2, 3, 4, 5]
+
+    page.fill("form.jump input[name=jump]", "12")
+    page.click("form.jump button[type=submit]")
+    assert shown() == [11, 12, 13, 14, 15] and page.url.endswith("#event-12")
+    assert page.locator("tr.event.landed").get_attribute("id") == "event-12"
+    shoot(page, tmp_path, "events-paged")
+
+    # The last lane's bar: its event is past the first page, so the bar's link goes to
+    # the page that holds it, at its row.
+    page.goto(execution_url(tutorial.url, tutorial.runs.parallel) + "&events=5")
+    bar = page.locator("svg.plot g.lane").last.locator("g.attempt a").first
+    href = bar.get_attribute("href")
+    target = int(href.rsplit("#event-", 1)[1])
+    assert target > 5 and f"event={target}" in href
+    bar.click()
+    page.wait_for_url(f"**#event-{target}")
+    assert target in shown() and page.locator(f"#event-{target}").is_visible()
+
+    page.check("form.event-filter input[value=activity]")
+    page.click("form.event-filter button[type=submit]")
+    kinds = page.locator("tr.event").evaluate_all("rows => rows.map(r => r.dataset.eventType)")
+    assert len(kinds) == 5 and all(kind.startswith("ActivityTask") for kind in kinds)
+    assert "activity events 1–5 of 15" in page.locator(".event-range").first.inner_text()
+
+
 def check_read_only(tutorial, page, tmp_path):
     """The daemon's console was started without console_allow_actions."""
     page.goto(execution_url(tutorial.url, tutorial.runs.stuck))
@@ -227,3 +274,41 @@ def test_actions_ask_for_confirmation(swf_client, domain, browser, tmp_path):  #
     finally:
         page.close()
         acting.close()
+
+
+def check_lanes_past_a_drawing(tutorial, page, tmp_path):
+    """A run with more lanes than one drawing holds (decided by hand: 101 activities on a
+    task list nobody polls): a summary row, the lanes a hundred at a time, and zoom links
+    that have the server redraw (thinned for the new window) rather than zoom in place."""
+    client = boto3_client(tutorial.daemon.url)
+    domain = tutorial.daemon.domain
+    run = tutorial.daemon.start_workflow("HelloWorkflow", "1.0", task_list="wide-decisions",
+                                         workflow_id="wide-run")
+    task = client.poll_for_decision_task(domain=domain, taskList={"name": "wide-decisions"})
+    client.respond_decision_task_completed(taskToken=task["taskToken"], decisions=[
+        {"decisionType": "ScheduleActivityTask", "scheduleActivityTaskDecisionAttributes": {
+            "activityId": f"a-{n}", "activityType": {"name": "ActivityA", "version": "1.0"},
+            "taskList": {"name": "nobody-works"}, "scheduleToStartTimeout": "600",
+            "scheduleToCloseTimeout": "900", "startToCloseTimeout": "300",
+            "heartbeatTimeout": "NONE"}} for n in range(101)])
+    page.goto(execution_url(tutorial.url, run))
+    drawing = page.locator("svg.timeline")
+    assert (drawing.get_attribute("data-lanes"), drawing.get_attribute("data-lanes-drawn"),
+            drawing.get_attribute("data-thinned")) == ("101", "100", "true")
+    group = page.locator("svg.plot g.group")
+    assert group.count() == 1 and group.get_attribute("data-lanes") == "101"
+    assert group.get_attribute("data-outcomes") == "open:101"
+    shoot(page, tmp_path, "lanes-summed-up")
+
+    before = float(page.get_attribute("svg.plot", "viewBox").split()[2])
+    page.click("a.zoom.in")
+    page.wait_for_url("**from=*")  # a new page, drawn by the server for the window
+    after = float(page.get_attribute("svg.plot", "viewBox").split()[2])
+    assert after < before * 0.6  # half, give or take the link's rounding to the ms
+
+    page.click("a.lanes-next")
+    page.wait_for_url("**lanes=100*")
+    lanes = page.locator("svg.timeline").evaluate(LANES_JS)
+    assert [lane["id"] for lane in lanes] == ["a-100"]
+    assert "lanes 101–101 of 101" in page.locator(".lane-range").inner_text()
+    assert "from=" in page.url  # the zoomed window kept

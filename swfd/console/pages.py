@@ -9,6 +9,7 @@ Content-Security-Policy forbids both, and the page works without JavaScript.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime, timezone
 from html import escape
 from typing import Any
@@ -17,6 +18,7 @@ from urllib.parse import urlencode
 from swfd.admin import event_attributes, summarize_event
 from swfd.console import svg, timeline
 from swfd.console.data import Execution, Filters, Listing
+from swfd.console.events import FAMILIES, EventPage, View, page_of
 from swfd.swf.models import CLOSED, OPEN
 
 CLOSE_STATUSES = ("COMPLETED", "FAILED", "CANCELED", "TERMINATED", "CONTINUED_AS_NEW",
@@ -87,12 +89,22 @@ class Page:
             _pager(filters, listing, token, page_size),
         ]))
 
-    def execution(self, run: Execution, window: tuple[float | None, float | None],
-                  now: float, notice: str = "") -> str:
+    def execution(self, run: Execution, view: View, now: float, notice: str = "") -> str:
         info = run.info
         ids = info.get("execution", {})
         workflow_id, run_id = ids.get("workflowId", ""), ids.get("runId", "")
         line = timeline.build(run.events, now=None if not run.is_open else now)
+        events = page_of(run.events, view.size, view.event, view.families)
+        on_page = events.row_ids
+
+        def bar_link(event_id: int) -> str:
+            """A bar leads to its event's row: on this page, or on the page holding it."""
+            if event_id in on_page:
+                return svg.anchor_link(event_id)
+            return view.link(svg.anchor_link(event_id), event=event_id, families=())
+
+        view = replace(view, lanes_from=svg.first_lane(line, view.lanes_from))
+        drawn = svg.render(line, *view.window, lanes_from=view.lanes_from, link=bar_link)
         parts = [
             f"<p class=\"crumbs\"><a href=\"/\">Executions</a> › {escape(workflow_id)}</p>",
             f"<h1>{escape(workflow_id)} <small>run {escape(run_id)}</small></h1>",
@@ -107,10 +119,11 @@ class Page:
             parts.append(self.actions(workflow_id, run_id))
         parts += [
             "<section class=\"timeline-section\"><h2>Timeline</h2>",
-            _zoom_links(workflow_id, run_id, line, window),
-            f"<div class=\"timeline-box\">{svg.render(line, *window)}</div>",
+            _zoom_links(view, line),
+            _lane_pager(view, line),
+            f"<div class=\"timeline-box\">{drawn}</div>",
             _legend(), "</section>",
-            _events_table(run.events),
+            _events_section(view, events),
         ]
         return self.document(f"{workflow_id} {run_id}", "".join(parts))
 
@@ -359,18 +372,16 @@ def _payloads(events: list[dict[str, Any]]) -> str:
     return f"<section class=\"payloads\">{''.join(parts)}</section>"
 
 
-def _zoom_links(workflow_id: str, run_id: str, line: timeline.Timeline,
-                window: tuple[float | None, float | None]) -> str:
+def _zoom_links(view: View, line: timeline.Timeline) -> str:
     """Zoom without JavaScript: links that halve, double or reset the shown window."""
-    low = window[0] or 0.0
-    high = line.span if window[1] is None else min(window[1], line.span)
+    low = view.window[0] or 0.0
+    high = line.span if view.window[1] is None else min(view.window[1], line.span)
     middle, half = (low + high) / 2, max(high - low, 0.002) / 2
 
     def link(text: str, css: str, start: float | None, end: float | None) -> str:
-        params = {"workflowId": workflow_id, "runId": run_id}
-        if start is not None:
-            params.update({"from": f"{max(start, 0):.3f}", "to": f"{end:.3f}"})
-        return f"<a class=\"zoom {css}\" href=\"{_link('/execution', **params)}#timeline\">{text}</a>"
+        window = (None, None) if start is None else (max(start, 0.0), end)
+        href = view.link("#timeline", window=window)
+        return f"<a class=\"zoom {css}\" href=\"{escape(href)}\">{text}</a>"
 
     return (
         "<nav class=\"zoom-controls\">"
@@ -384,6 +395,39 @@ def _zoom_links(workflow_id: str, run_id: str, line: timeline.Timeline,
     )
 
 
+def _pager_links(css: str, targets: list[tuple[str, str, str | None]]) -> str:
+    """First / previous / next / last: a link where there is somewhere to go, else a
+    greyed word (so the bar does not jump about from page to page)."""
+    out = []
+    for text, kind, href in targets:
+        if href is None:
+            out.append(f"<span class=\"{css}-{kind} disabled\">{text}</span>")
+        else:
+            out.append(f"<a class=\"{css}-{kind}\" href=\"{escape(href)}\">{text}</a>")
+    return " ".join(out)
+
+
+def _lane_pager(view: View, line: timeline.Timeline) -> str:
+    """More lanes than one drawing holds: which are shown, and links to the others."""
+    count = len(line.lanes)
+    if count <= svg.MAX_LANES:
+        return ""
+    step, start = svg.MAX_LANES, view.lanes_from
+    last = svg.first_lane(line, count)
+
+    def to(index: int) -> str | None:
+        return None if index == start or not 0 <= index < count else view.link(
+            "#timeline", lanes_from=index)
+
+    shown = f"lanes {start + 1:,}–{min(start + step, count):,} of {count:,}"
+    return ("<nav class=\"lane-pager\">" + _pager_links("lanes", [
+        ("« First lanes", "first", to(0)), ("‹ Earlier lanes", "previous", to(max(start - step, 0))),
+        ]) + f" <span class=\"lane-range\">{shown}</span> " + _pager_links("lanes", [
+        ("More lanes ›", "next", to(start + step)), ("Last lanes »", "last", to(last))])
+        + " <span class=\"hint\">(the rows above the lanes sum up every lane of a type)"
+        "</span></nav>")
+
+
 def _legend() -> str:
     items = [("run completed", "run"), ("waiting (scheduled, not started)", "wait"),
              ("failed", "failed"), ("timed out", "timed_out"), ("canceled", "canceled"),
@@ -393,22 +437,84 @@ def _legend() -> str:
         + "</ul>")
 
 
-def _events_table(events: list[dict[str, Any]]) -> str:
-    start = timeline.seconds(events[0]["eventTimestamp"]) if events else 0.0
+def _event_rows(events: list[dict[str, Any]], start: float, landed: int | None) -> str:
     rows = []
     for event in events:
         attrs = event_attributes(event)
         at = timeline.seconds(event["eventTimestamp"])
         details = "".join(f"<dt>{escape(k)}</dt><dd>{_payload(v)}</dd>" for k, v in attrs.items())
         kind = event.get("eventType", "")
+        number = int(event.get("eventId", 0))
+        css = "event landed" if number == landed else "event"
         rows.append(
-            f"<tr class=\"event\" id=\"event-{int(event.get('eventId', 0))}\" "
-            f"data-event-type=\"{escape(kind)}\"><td>{int(event.get('eventId', 0))}</td>"
+            f"<tr class=\"{css}\" id=\"event-{number}\" "
+            f"data-event-type=\"{escape(kind)}\"><td>{number}</td>"
             f"<td title=\"{escape(when(event['eventTimestamp']))}\">+{svg.duration_text(at - start)}"
             f"</td><td class=\"event-type\">{escape(kind)}</td><td>"
             f"<details><summary>{escape(summarize_event(event, 120)) or '(no attributes)'}</summary>"
             f"<dl class=\"attributes\">{details}</dl></details></td></tr>")
-    return ("<section class=\"events\"><h2>Events</h2>"
-            "<p><a href=\"#\" class=\"expand-all\" hidden>Expand all</a></p>"
+    return "".join(rows)
+
+
+def _hidden_view(view: View, *drop: str) -> str:
+    """The view's query as hidden inputs (but ``drop``), for the events' GET forms."""
+    return "".join(f"<input type=\"hidden\" name=\"{escape(k)}\" value=\"{escape(str(v))}\">"
+                   for k, v in view.query().items() if k not in drop)
+
+
+def _event_forms(view: View, page: EventPage) -> str:
+    """Filter by family, and jump to an event id (the server redirects to its row, on
+    the unfiltered events, so the row is there)."""
+    boxes = "".join(
+        f"<label><input type=\"checkbox\" name=\"family\" value=\"{name}\""
+        f"{' checked' if name in page.families else ''}> {name}</label>" for name in FAMILIES)
+    clear = (f" <a class=\"all-events\" href=\"{escape(view.link('#events', families=(), event=None))}\">"
+             "all events</a>" if page.families else "")
+    return (
+        "<form method=\"get\" action=\"/execution#events\" class=\"event-filter\">"
+        f"{_hidden_view(view, 'family', 'event')}<span>Only</span> {boxes}"
+        f"<button type=\"submit\">Show</button>{clear}</form>"
+        "<form method=\"get\" action=\"/execution\" class=\"jump\">"
+        f"{_hidden_view(view, 'event', 'family')}<label>Jump to event id <input type=\"number\" "
+        f"name=\"jump\" min=\"1\" step=\"1\" required></label>"
+        "<button type=\"submit\">Go</button></form>"
+    )
+
+
+def _event_pager(view: View, page: EventPage) -> str:
+    """Where this page is in the events, and first / previous / next / last."""
+    def to(index: int) -> str | None:
+        first = page.first_id_of(index)
+        return None if first is None or index == page.index else view.link(
+            "#events", event=first)
+
+    if page.rows:
+        low, high = page.index + 1, page.index + len(page.rows)
+        first_id, last_id = (int(page.rows[0].get("eventId", 0)),
+                             int(page.rows[-1].get("eventId", 0)))
+        text = f"events {first_id:,}–{last_id:,} of {page.total:,}"
+        if page.families:
+            text = (f"{', '.join(page.families)} events {low:,}–{high:,} of "
+                    f"{page.selected:,} (ids {first_id:,}–{last_id:,}; {page.total:,} in all)")
+    else:
+        text = f"no {', '.join(page.families)} events (of {page.total:,})"
+    return (
+        f"<nav class=\"event-pager\" data-index=\"{page.index}\" data-size=\"{page.size}\" "
+        f"data-selected=\"{page.selected}\" data-total=\"{page.total}\">"
+        + _pager_links("events", [("« First", "first", to(0)),
+                                  ("‹ Previous", "previous", to(page.index - page.size))])
+        + f" <span class=\"event-range\">{escape(text)}</span> "
+        + _pager_links("events", [("Next ›", "next", to(page.index + page.size)),
+                                  ("Last »", "last", to(page.last_index))])
+        + "</nav>"
+    )
+
+
+def _events_section(view: View, page: EventPage) -> str:
+    pager = _event_pager(view, page)
+    return ("<section class=\"events\" id=\"events\"><h2>Events</h2>"
+            + _event_forms(view, page) + pager
+            + "<p><a href=\"#\" class=\"expand-all\" hidden>Expand all</a></p>"
             "<table class=\"events\"><thead><tr><th>Id</th><th>Time</th><th>Type</th>"
-            f"<th>Attributes</th></tr></thead><tbody>{''.join(rows)}</tbody></table></section>")
+            f"<th>Attributes</th></tr></thead><tbody>{_event_rows(page.rows, page.start, view.event)}"
+            f"</tbody></table>{pager}</section>")

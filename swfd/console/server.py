@@ -26,7 +26,7 @@ import logging
 import math
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from http import HTTPStatus
 from http.cookies import SimpleCookie
@@ -38,7 +38,8 @@ from urllib.parse import parse_qs, urlsplit
 from botocore.exceptions import BotoCoreError, ClientError
 
 from swfd.console import data
-from swfd.console.data import Filters
+from swfd.console.data import Filters, Histories
+from swfd.console.events import FAMILIES, MAX_PAGE, View
 from swfd.console.pages import Page, execution_link
 from swfd.swf.models import CLOSED, OPEN, DoesNotExist, retry_bounds
 
@@ -87,9 +88,12 @@ class Console:
     allow_actions: bool = False
     secret: bytes = b""
     clock: Callable[[], float] = time.time
+    histories: Histories | None = None  # histories read, kept between requests
 
     def __post_init__(self) -> None:
         self.secret = self.secret or secrets.token_bytes(32)
+        if self.histories is None:
+            self.histories = Histories()
 
     def csrf_token(self, cookie: str) -> str:
         return hmac.new(self.secret, cookie.encode(), hashlib.sha256).hexdigest()
@@ -151,6 +155,36 @@ def _number(query: dict[str, list[str]], key: str, default: float | None = None,
     if not math.isfinite(number):
         raise Refused(HTTPStatus.BAD_REQUEST, f"{key} = {value!r}: expected a number")
     return number
+
+
+def _whole(query: dict[str, list[str]], key: str, low: int, high: int | None,
+           default: int | None) -> int | None:
+    """A whole number from ``low`` to ``high`` (no upper bound when None), or ``default``."""
+    number = _number(query, key)
+    if number is None:
+        return default
+    if number != int(number) or number < low or (high is not None and number > high):
+        limit = f"from {low} to {high}" if high is not None else f"of at least {low}"
+        raise Refused(HTTPStatus.BAD_REQUEST,
+                      f"{key} = {number:g}: expected a whole number {limit}")
+    return int(number)
+
+
+def view_from(query: dict[str, list[str]], workflow_id: str, run_id: str) -> View:
+    """An execution page's view: the timeline's window (``from``/``to``, seconds) and first
+    lane (``lanes``), the events' page size (``events``), the event to land on (``event``)
+    and the families shown (``family``, repeated)."""
+    families = tuple(dict.fromkeys(v.strip().lower() for v in query.get("family", [])
+                                   if v.strip()))
+    unknown = [name for name in families if name not in FAMILIES]
+    if unknown:
+        raise Refused(HTTPStatus.BAD_REQUEST, f"family = {unknown[0]!r}: expected one of "
+                      f"{', '.join(FAMILIES)}")
+    return View(workflow_id, run_id, window=(_number(query, "from"), _number(query, "to")),
+                lanes_from=_whole(query, "lanes", 0, None, 0) or 0,
+                size=_whole(query, "events", 1, MAX_PAGE, View.size) or View.size,
+                event=_whole(query, "event", 1, None, None),
+                families=tuple(name for name in FAMILIES if name in families))
 
 
 def filters_from(query: dict[str, list[str]]) -> Filters:
@@ -280,11 +314,7 @@ class Handler(BaseHTTPRequestHandler):
     def executions(self, query: dict[str, list[str]]) -> None:
         console = self.server.console
         filters = filters_from(query)
-        number = _number(query, "size", 50.0)
-        if number != int(number) or not 1 <= number <= MAX_PAGE_SIZE:
-            raise Refused(HTTPStatus.BAD_REQUEST,
-                          f"size = {number:g}: expected a whole number from 1 to {MAX_PAGE_SIZE}")
-        size = int(number)
+        size = _whole(query, "size", 1, MAX_PAGE_SIZE, 50) or 50
         token = _one(query, "next")
         listing = data.list_executions(console.client, console.domain, filters, token=token,
                                        page_size=size)
@@ -299,14 +329,21 @@ class Handler(BaseHTTPRequestHandler):
         if not workflow_id:
             raise Refused(HTTPStatus.BAD_REQUEST, "workflowId is missing")
         self.ids = {"workflowId": workflow_id}
-        window = (_number(query, "from"), _number(query, "to"))  # checked before any call
+        view = view_from(query, workflow_id, "")  # checked before any call
+        jump = _whole(query, "jump", 1, None, None)
         run_id = _one(query, "runId") or latest_run_id(console.client, console.domain,
                                                        workflow_id)
         self.ids["runId"] = run_id
-        run = data.execution(console.client, console.domain, workflow_id, run_id)
+        view = replace(view, run_id=run_id)
+        if jump is not None:  # the jump form: to the page holding that event, at its row
+            location = view.link(f"#event-{jump}", event=jump)
+            self.send(HTTPStatus.SEE_OTHER, b"", headers={"Location": location})
+            return
+        run = data.execution(console.client, console.domain, workflow_id, run_id,
+                             console.histories)
         notice = {"signal": "Signal sent.", "cancel": "Cancellation requested.",
                   "terminate": "Terminated."}.get(_one(query, "done") or "", "")
-        html = console.page(self.cookie()).execution(run, window, console.clock(), notice)
+        html = console.page(self.cookie()).execution(run, view, console.clock(), notice)
         self.send(HTTPStatus.OK, html.encode())
 
     def static(self, name: str) -> None:

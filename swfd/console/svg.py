@@ -14,11 +14,21 @@ Every lane is a ``<g class="lane">`` with ``data-kind``, ``data-id``,
 ``data-started``, ``data-closed`` (epoch seconds, empty while open) and
 ``data-outcome``: what the tests and any script read, rather than pixels. Ids
 and names come from the history, i.e. from users: everything is escaped.
+
+Big histories (SWF allows 25,000 events) stay drawable because what is drawn is
+bounded, whatever the history: at most ``MAX_LANES`` lanes (the page says which
+and links to the others), at most ``ATTEMPT_BUDGET`` bars over those lanes, one
+decision tick and one mark per ``THIN_PX`` pixels of the shown window, and, when
+the lanes do not all fit, up to ``MAX_GROUPS`` summary rows (one per kind and
+type: how many were in flight at each moment). The ``<svg>`` says what it left
+out (``data-lanes``, ``data-ticks``, ``data-thinned``, a lane's ``data-drawn``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from html import escape
+from typing import Callable, TypeVar
 from urllib.parse import urlencode
 
 from swfd.console.timeline import Attempt, Lane, Timeline
@@ -30,6 +40,19 @@ AXIS_HEIGHT = 26
 ROW = 22
 BAR = 14
 AXIS_STEPS = 5
+MAX_LANES = 100       # lanes drawn at once; the page links to the others
+ATTEMPT_BUDGET = 400  # bars drawn over those lanes, shared out lane by lane
+THIN_PX = 3           # at most one decision tick (and one mark) per this many pixels
+MAX_GROUPS = 8        # summary rows when the lanes do not all fit
+BUCKETS = 200         # columns of a summary row
+
+T = TypeVar("T")
+EventLink = Callable[[int], str]
+
+
+def anchor_link(event_id: int) -> str:
+    """Where a bar leads by default: its event's row on the same page."""
+    return f"#event-{event_id}"
 
 
 def _at(value: float | None) -> str:
@@ -65,7 +88,8 @@ def _rect(css: str, x0: float, x1: float, y: float, height: float) -> str:
             f'height="{height:.1f}" vector-effect="non-scaling-stroke"/>')
 
 
-def _attempt(timeline: Timeline, lane: Lane, attempt: Attempt, y: float) -> str:
+def _attempt(timeline: Timeline, lane: Lane, attempt: Attempt, y: float,
+             link: EventLink) -> str:
     end = timeline.end if attempt.closed is None else attempt.closed
     started = attempt.started
     parts = [
@@ -83,7 +107,7 @@ def _attempt(timeline: Timeline, lane: Lane, attempt: Attempt, y: float) -> str:
         lines.append(f"waited {duration_text(end - attempt.scheduled)}, never started")
     parts.append(f"<title>{escape(chr(10).join(lines))}</title>")
     wait_end = end if started is None else started
-    parts.append(f'<a href="#event-{attempt.first_event_id}">')  # to its row in the events
+    parts.append(f'<a href="{escape(link(attempt.first_event_id))}">')  # to its event's row
     parts.append(_rect("wait", _ms(timeline, attempt.scheduled), _ms(timeline, wait_end),
                        y + (ROW - BAR) / 2 + 3, BAR - 6))
     if started is not None:
@@ -98,12 +122,38 @@ def _attempt(timeline: Timeline, lane: Lane, attempt: Attempt, y: float) -> str:
     return "".join(parts)
 
 
-def _lane(timeline: Timeline, lane: Lane, y: float) -> str:
+def _spread(items: list[T], keep: int) -> list[T]:
+    """``keep`` of ``items`` spread evenly, the first and the last among them."""
+    if len(items) <= keep:
+        return items
+    if keep <= 1:
+        return items[-1:]
+    step = (len(items) - 1) / (keep - 1)
+    return [items[round(i * step)] for i in range(keep)]
+
+
+def _drawn_attempts(lane: Lane, quota: int) -> list[Attempt]:
+    """A lane's bars within its share of the budget: the last attempt (the lane's
+    outcome), then those that did not end well (what a user looks for), then the
+    others, each spread evenly over the lane."""
+    if len(lane.attempts) <= quota:
+        return lane.attempts
+    earlier = lane.attempts[:-1]
+    bad = [a for a in earlier if a.outcome not in ("completed", "fired")]
+    good = [a for a in earlier if a.outcome in ("completed", "fired")]
+    room = quota - 1
+    chosen = _spread(bad, room) + _spread(good, room - min(len(bad), room)) if room else []
+    return sorted(chosen, key=lambda attempt: attempt.number) + [lane.attempts[-1]]
+
+
+def _lane(timeline: Timeline, lane: Lane, y: float, link: EventLink, quota: int) -> str:
     classes = f"lane {lane.kind} {lane.outcome}" + (" retried" if lane.retried else "")
+    drawn = _drawn_attempts(lane, quota)
     head = (f'<g class="{escape(classes)}" data-kind="{escape(lane.kind)}" '
             f'data-id="{escape(lane.id)}" data-name="{escape(lane.name)}" '
-            f'data-attempts="{len(lane.attempts)}" data-outcome="{escape(lane.outcome)}">')
-    body = "".join(_attempt(timeline, lane, attempt, y) for attempt in lane.attempts)
+            f'data-attempts="{len(lane.attempts)}" data-drawn="{len(drawn)}" '
+            f'data-outcome="{escape(lane.outcome)}">')
+    body = "".join(_attempt(timeline, lane, attempt, y, link) for attempt in drawn)
     if lane.cancel_requested is not None:
         x = _ms(timeline, lane.cancel_requested)
         body += (f'<line class="cancel-mark" x1="{x:.3f}" x2="{x:.3f}" y1="{y:.1f}" '
@@ -111,9 +161,36 @@ def _lane(timeline: Timeline, lane: Lane, y: float) -> str:
     return head + body + "</g>"
 
 
-def _decisions(timeline: Timeline, y: float) -> str:
-    parts = ['<g class="decisions" data-kind="decisions">']
-    for tick in timeline.ticks:
+def _thin(items: list[T], at: Callable[[T], float], window: tuple[float, float],
+          worse: Callable[[T], bool]) -> list[T]:
+    """At most one item per ``THIN_PX`` pixels of the shown window (seconds since the
+    start), preferring one that ended badly; items outside the window are left out.
+    Few enough items are all kept, so a small history is drawn whole."""
+    columns = PLOT_WIDTH // THIN_PX
+    if len(items) <= columns:
+        return items
+    low, high = window
+    width = (high - low) / columns
+    kept: dict[int, T] = {}
+    for item in items:
+        column = int((at(item) - low) // width)
+        if 0 <= column < columns and (column not in kept or worse(item)
+                                      and not worse(kept[column])):
+            kept[column] = item
+    return [kept[column] for column in sorted(kept)]
+
+
+def _decisions(timeline: Timeline, y: float, window: tuple[float, float]) -> str:
+    def tick_at(tick) -> float:
+        return (tick.started if tick.started is not None else tick.scheduled) - timeline.start
+
+    ticks = _thin(timeline.ticks, tick_at, window, lambda tick: tick.outcome == "timed_out")
+    marks = _thin(timeline.marks, lambda mark: mark.at - timeline.start, window,
+                  lambda mark: mark.kind == "failure")
+    parts = [(f'<g class="decisions" data-kind="decisions" data-ticks="{len(timeline.ticks)}" '
+             f'data-ticks-drawn="{len(ticks)}" data-marks="{len(timeline.marks)}" '
+             f'data-marks-drawn="{len(marks)}">')]
+    for tick in ticks:
         at = tick.started if tick.started is not None else tick.scheduled
         x = _ms(timeline, at)
         parts.append(
@@ -124,7 +201,7 @@ def _decisions(timeline: Timeline, y: float) -> str:
             f"<title>decision task {escape(tick.outcome)}"
             f"{' (event ' + str(tick.started_event_id) + ')' if tick.started_event_id else ''}"
             "</title></line>")
-    for mark in timeline.marks:
+    for mark in marks:
         x = _ms(timeline, mark.at)
         parts.append(
             f'<line class="mark {escape(mark.kind)}" x1="{x:.3f}" x2="{x:.3f}" y1="{y:.1f}" '
@@ -157,36 +234,127 @@ def _axis(low: float, high: float, height: float) -> str:
     return "".join(parts)
 
 
-def render(timeline: Timeline, start: float | None = None, end: float | None = None) -> str:
+def first_lane(timeline: Timeline, asked: int) -> int:
+    """The first lane drawn when ``asked`` for: past the end, the last page of lanes."""
+    last_page = max(len(timeline.lanes) - 1, 0) // MAX_LANES * MAX_LANES
+    return min(max(asked, 0), last_page)
+
+
+def lane_groups(timeline: Timeline) -> list[list[Lane]]:
+    """The lanes by kind and type name, the biggest groups first (at most ``MAX_GROUPS``)."""
+    groups: dict[tuple[str, str], list[Lane]] = {}
+    for lane in timeline.lanes:
+        groups.setdefault((lane.kind, lane.name), []).append(lane)
+    return sorted(groups.values(), key=len, reverse=True)[:MAX_GROUPS]
+
+
+def _in_flight(timeline: Timeline, lanes: Iterable[Lane],
+               window: tuple[float, float]) -> list[int]:
+    """How many of the lanes' attempts were waiting or running in each column of the
+    window: +1 where an attempt begins, -1 after it ends, then a running sum."""
+    low, high = window
+    width = (high - low) / BUCKETS
+    change = [0] * (BUCKETS + 1)
+    for lane in lanes:
+        for attempt in lane.attempts:
+            begin = attempt.scheduled - timeline.start
+            end = (timeline.end if attempt.closed is None else attempt.closed) - timeline.start
+            if end < low or begin > high:
+                continue
+            first = max(0, int((begin - low) // width))
+            last = min(BUCKETS - 1, int((end - low) // width))
+            change[first] += 1
+            change[last + 1] -= 1
+    counts, running = [], 0
+    for step in change[:BUCKETS]:
+        running += step
+        counts.append(running)
+    return counts
+
+
+def _group_row(timeline: Timeline, lanes: list[Lane], y: float,
+               window: tuple[float, float]) -> str:
+    counts = _in_flight(timeline, lanes, window)
+    peak = max(counts) or 1
+    outcomes = _outcomes(lanes)
+    low, high = window
+    width = (high - low) * 1000.0 / BUCKETS
+    parts = [(f'<g class="group {escape(lanes[0].kind)}" data-kind="{escape(lanes[0].kind)}" '
+             f'data-name="{escape(lanes[0].name)}" data-lanes="{len(lanes)}" '
+             f'data-peak="{max(counts)}" data-outcomes="'
+             f'{escape(" ".join(f"{k}:{v}" for k, v in sorted(outcomes.items())))}">')]
+    for column, count in enumerate(counts):
+        if count:
+            height = (ROW - 4) * count / peak
+            parts.append(f'<rect class="density" x="{low * 1000 + column * width:.3f}" '
+                         f'y="{y + ROW - 2 - height:.1f}" width="{width:.3f}" '
+                         f'height="{height:.1f}"><title>{count} in flight</title></rect>')
+    parts.append("</g>")
+    return "".join(parts)
+
+
+def _outcomes(lanes: list[Lane]) -> dict[str, int]:
+    """How many of the lanes ended each way (their last attempt's outcome)."""
+    outcomes: dict[str, int] = {}
+    for lane in lanes:
+        outcomes[lane.outcome] = outcomes.get(lane.outcome, 0) + 1
+    return outcomes
+
+
+def _group_label(lanes: list[Lane]) -> str:
+    outcomes = _outcomes(lanes)
+    shown = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in
+                      sorted(outcomes.items(), key=lambda item: -item[1]))
+    return f"all {len(lanes):,} {lanes[0].kind} · {lanes[0].name}: {shown}"
+
+
+def render(timeline: Timeline, start: float | None = None, end: float | None = None, *,
+           lanes_from: int = 0, link: EventLink = anchor_link) -> str:
     """The timeline as an ``<svg>`` element, showing seconds ``start``..``end`` since the
-    execution began (default: all of it)."""
+    execution began (default: all of it), and the lanes from index ``lanes_from`` on (at
+    most ``MAX_LANES``). ``link`` gives a bar's href from its first event's id."""
     low, high = _window(timeline, start, end)
-    rows = 1 + len(timeline.lanes)
+    lanes = timeline.lanes[max(lanes_from, 0):max(lanes_from, 0) + MAX_LANES]
+    groups = lane_groups(timeline) if len(timeline.lanes) > MAX_LANES else []
+    quota = max(1, ATTEMPT_BUDGET // max(len(lanes), 1))
+    first_lane_row = 1 + len(groups)
+    rows = first_lane_row + len(lanes)
     height = AXIS_HEIGHT + rows * ROW + 4
     plot_height = rows * ROW
+    drawn_lanes = [_lane(timeline, lane, (first_lane_row + index) * ROW, link, quota)
+                   for index, lane in enumerate(lanes)]
+    decisions = _decisions(timeline, 0, (low, high))
+    thinned = (bool(groups) or len(lanes) < len(timeline.lanes)
+               or any(len(lane.attempts) > quota for lane in lanes)
+               or max(len(timeline.ticks), len(timeline.marks)) > PLOT_WIDTH // THIN_PX)
     out = [
         (f'<svg xmlns="http://www.w3.org/2000/svg" class="timeline" id="timeline" '
         f'viewBox="0 0 {WIDTH} {height:.0f}" width="{WIDTH}" height="{height:.0f}" '
         f'role="img" aria-label="timeline of the execution" '
         f'data-start="{_at(timeline.start)}" data-end="{_at(timeline.end)}" '
-        f'data-from="{low:.3f}" data-to="{high:.3f}" data-closed="{str(timeline.closed).lower()}">'),
+        f'data-from="{low:.3f}" data-to="{high:.3f}" data-closed="{str(timeline.closed).lower()}" '
+        f'data-lanes="{len(timeline.lanes)}" data-lanes-from="{max(lanes_from, 0)}" '
+        f'data-lanes-drawn="{len(lanes)}" data-thinned="{str(thinned).lower()}">'),
         _axis(low, high, height),
         _label("decisions & signals", AXIS_HEIGHT, "label workflow"),
     ]
-    for index, lane in enumerate(timeline.lanes):
+    for index, group in enumerate(groups):
+        out.append(_label(_group_label(group), AXIS_HEIGHT + (index + 1) * ROW, "label group"))
+    for index, lane in enumerate(lanes):
         retries = f" ×{len(lane.attempts)}" if lane.retried else ""
         kind = "" if lane.kind == "activity" else f"{lane.kind} "
         href = None
         if lane.kind == "child" and lane.run_id:  # the child's own page
             href = "/execution?" + urlencode({"workflowId": lane.id, "runId": lane.run_id})
         out.append(_label(f"{kind}{lane.id} · {lane.name}{retries}",
-                          AXIS_HEIGHT + (index + 1) * ROW, href=href))
+                          AXIS_HEIGHT + (first_lane_row + index) * ROW, href=href))
     out.append(
         f'<svg class="plot" x="{LABEL_WIDTH}" y="{AXIS_HEIGHT}" width="{PLOT_WIDTH}" '
         f'height="{plot_height}" viewBox="{low * 1000:.3f} 0 {(high - low) * 1000:.3f} '
         f'{plot_height}" preserveAspectRatio="none" data-span="{timeline.span * 1000:.3f}">')
-    out.append(_decisions(timeline, 0))
-    for index, lane in enumerate(timeline.lanes):
-        out.append(_lane(timeline, lane, (index + 1) * ROW))
+    out.append(decisions)
+    for index, group in enumerate(groups):
+        out.append(_group_row(timeline, group, (index + 1) * ROW, (low, high)))
+    out += drawn_lanes
     out.append("</svg></svg>")
     return "".join(out)

@@ -58,6 +58,8 @@
     };
     document.querySelectorAll("a.zoom").forEach(function (link) {
       link.addEventListener("click", function (event) {
+        // A thinned drawing (a big history) is redrawn by the server for the new window.
+        if (outer.getAttribute("data-thinned") === "true") { return; }
         var kind = Object.keys(actions).find(function (k) { return link.classList.contains(k); });
         if (kind) { event.preventDefault(); actions[kind](); }
       });
