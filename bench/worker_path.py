@@ -65,9 +65,12 @@ def stock_client() -> Any:
 
 
 def swfd_client() -> Any:
+    """The client a worker child makes (botocore's request checks off, as in ActivityPoller)."""
     from swfd.swf.client import make_client
+    from swfd.worker import ActivityPoller
 
-    client = make_client("http://127.0.0.1:9", "us-east-1", credentials=CREDENTIALS)
+    client = make_client("http://127.0.0.1:9", "us-east-1", credentials=CREDENTIALS,
+                         validate_params=ActivityPoller.validate_requests)
     client.meta.events.register("before-send.swf", canned_answer)
     return client
 

@@ -101,6 +101,9 @@ class PollingChild:
 
     kind: ClassVar[str] = "child"
     poll_operation: ClassVar[str] = ""
+    #: Whether botocore checks each request against the model before sending it.
+    #: Off only where swfd builds every parameter itself (see ActivityPoller).
+    validate_requests: ClassVar[bool] = True
 
     def __init__(self, settings: Any, pool: Any, registry: Any, lifecycle: Lifecycle,
                  client: Any, identity: str, ready_fd: int | None = None,
@@ -159,7 +162,7 @@ class PollingChild:
         if client is None:
             from swfd.swf.client import client_for
 
-            client = client_for(settings)
+            client = client_for(settings, validate_params=cls.validate_requests)
         identity = expand_identity(settings.identity, pool.name)
         log.info("%s polling task list %s as %s", cls.kind, pool.task_list, identity)
         return cls(settings, pool, registry, lifecycle, client, identity, ready_fd,

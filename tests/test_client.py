@@ -116,6 +116,37 @@ def test_client_for_passes_the_pool_size(tmp_path):
     assert client.meta.config.max_pool_connections == 2
 
 
+def test_only_the_activity_worker_skips_botocores_request_checks(tmp_path):
+    """Workers build every parameter themselves; deciders send plugins' decisions, which
+    botocore must still check before they leave (a clear ParamValidationError)."""
+    from botocore.exceptions import ParamValidationError
+
+    from swfd.decider import DecisionPoller
+    from swfd.worker import ActivityPoller
+
+    settings = settings_for(tmp_path, "endpoint_url = embedded")
+    assert (ActivityPoller.validate_requests, DecisionPoller.validate_requests) == (False, True)
+    checked = client_for(settings)
+    unchecked = client_for(settings, validate_params=ActivityPoller.validate_requests)
+    sent = []
+
+    class Empty:
+        def stream(self, *_args, **_kwargs):
+            yield b""
+
+    def answer(request, **_):  # the request as it would leave; no socket
+        from botocore.awsrequest import AWSResponse
+
+        sent.append(request.body)
+        return AWSResponse(request.url, 200, {}, Empty())
+
+    unchecked.meta.events.register("before-send.swf", answer)
+    unchecked.respond_activity_task_completed(taskToken="t", result=7)
+    assert sent == [b'{"taskToken": "t", "result": 7}']  # the service is left to refuse it
+    with pytest.raises(ParamValidationError, match="decisions"):
+        checked.respond_decision_task_completed(taskToken="t", decisions="not a list")
+
+
 def test_each_call_builds_its_own_client(tmp_path):
     settings = settings_for(tmp_path, "endpoint_url = embedded")
     first, second = client_for(settings), client_for(settings)
