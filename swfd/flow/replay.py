@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any, Callable
 
 from swfd import codecs
+from swfd.decider import is_swfd_event
 from swfd.decisions import Decisions
 from swfd.errors import (
     ActivityFailed,
@@ -46,7 +47,6 @@ from swfd.flow.commands import (
 )
 from swfd.flow.context import CHILD_SUFFIX, WorkflowContext, failure_decision
 from swfd.flow.futures import Loop
-from swfd.decider import is_swfd_event
 from swfd.history import attributes
 
 _FLOW_DIR = os.path.dirname(os.path.abspath(__file__))
