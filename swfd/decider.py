@@ -122,6 +122,11 @@ class RunView:
         self.history: Any = None
         self.flow: Any = None  # an async def workflow's instance kept for the run's next task
 
+    @property
+    def bytes_per_event(self) -> int:
+        """About what this view holds per event of the run (the history cache's budget)."""
+        return history_cache.VIEW_BYTES + getattr(self.flow, "bytes_per_event", 0)
+
     def advance(self, raw: list[dict[str, Any]]) -> None:
         """Take in ``raw[self.count:]``: ``raw`` must begin with the events already
         taken in (a fresh view takes all)."""

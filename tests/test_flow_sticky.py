@@ -283,7 +283,8 @@ def test_a_history_that_does_not_continue_the_instance_is_refused(tmp_path, endp
     prefixes = _task_prefixes(events)
     for bad in (prefixes[1][:5] + prefixes[1][6:],  # a gap
                 prefixes[0],                          # nothing new
-                [dict(e, eventTimestamp=None) for e in prefixes[1]]):  # another prefix
+                [dict(e, eventType="WorkflowExecutionSignaled")  # another prefix
+                 if e["eventId"] == len(prefixes[0]) else e for e in prefixes[1]]):
         kept = _replay(replays.interleave, prefixes[0], execution)
         kept.run(keep=True)
         assert kept.resume(bad) is None
@@ -311,3 +312,32 @@ def test_a_deploy_in_the_same_process_does_not_resume_the_old_codes_instance(tmp
     assert decider_errors(events)[0].startswith("NonDeterminismError: ")
     assert driver.notes["mismatches"] == []
     assert replays.interleave_reordered.func.counts["continued"] == 0
+
+
+def test_a_kept_instance_counts_in_the_history_caches_budget():
+    from bench.fig_decider import synthetic_history
+    from swfd.decider import RunView
+    from swfd.flow.sticky import Kept
+    from swfd.history_cache import VIEW_BYTES, HistoryCache
+
+    events, run = synthetic_history(100), ("w", "r")
+    cache, view = HistoryCache(2 ** 30), RunView()
+    cache.put(run, events, view)
+    plain = cache.size
+    view.flow = Kept(None, run, None)
+    cache.put(run, events, view)
+    assert cache.size == plain + Kept.bytes_per_event * len(events)
+    view.flow = None
+    cache.put(run, events, view)
+    assert cache.size == plain
+    assert plain > VIEW_BYTES * len(events)
+
+
+def test_the_benchs_async_rows_take_the_path_they_name():
+    """bench/fig_decider.py's async rows: 'continued' continued the kept instance and
+    'replayed' replayed from the start (measure_async raises otherwise)."""
+    from bench import fig_decider
+
+    m = fig_decider.measure_async(100, min_seconds=0.05, max_reps=5)
+    assert m["events"] == 99
+    assert all(m[mode] > 0 for mode in fig_decider.ASYNC_MODES)

@@ -129,6 +129,10 @@ class Task(Future):
         self._throw: BaseException | None = None
         self._cancel_requested = False
 
+    def _finish(self, state: str) -> None:
+        self.loop.tasks.pop(self, None)
+        super()._finish(state)
+
     def cancel(self) -> bool:
         if self.done():
             return False
@@ -197,7 +201,9 @@ class Loop:
 
     def __init__(self) -> None:
         self._ready: deque[Task] = deque()
-        self.tasks: list[Task] = []
+        # Tasks not done, in creation order (a dict: one done leaves in O(1), so a
+        # workflow kept between decision tasks holds only its open tasks).
+        self.tasks: dict[Task, None] = {}
         self.running: Task | None = None
 
     def create_task(self, coro: Coroutine[Any, Any, Any] | Awaitable[Any], what: str = "task"
@@ -208,7 +214,7 @@ class Loop:
         if not isinstance(coro, Coroutine):
             coro = _await(coro)
         task = Task(self, coro, what)
-        self.tasks.append(task)
+        self.tasks[task] = None
         self.ready(task)
         return task
 

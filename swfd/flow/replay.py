@@ -114,6 +114,7 @@ class Replay:
         finally:
             if not (keep and played and self.resumable()):
                 self.finish()
+            self.activations = []  # played: not kept with a suspended replay
         return self.decisions
 
     def play(self, activations: list[Activation]) -> None:
@@ -206,7 +207,7 @@ class Replay:
         """Close the coroutines still waiting, deciding nothing more: they are
         rebuilt from the history at the next decision task."""
         self.finished = True
-        for task in self.loop.tasks:
+        for task in list(self.loop.tasks):
             if not task.done():
                 with contextlib.suppress(BaseException):  # code that ignores GeneratorExit
                     task.coro.close()
@@ -309,7 +310,9 @@ class Replay:
 
 
 def _identity(event: dict[str, Any]) -> tuple[Any, ...]:
-    return event["eventId"], event["eventType"], event.get("eventTimestamp")
+    """What tells a run's event apart (a run's history never changes, only grows; a
+    timestamp would differ between parsers, a datetime or epoch seconds)."""
+    return event["eventId"], event["eventType"]
 
 
 def _takes_input(func: Callable[..., Any]) -> bool:
