@@ -335,6 +335,7 @@ def run_async(res: Results, quick: bool) -> None:
                 r = m[mode] / continued_100
                 row.update(ratio=f"{r:.2f}x continued at {data[100]['events']} events",
                            target="<= 3x continued at 100 events", met=r <= 3)
+                row["note"] += f"; {m[mode] / m['replayed']:.3f}x a full replay"
             res.add(fig, f"{m['events']} events: {ASYNC_NAMES[mode]}", m[mode],
                     "ms/decision", **row)
     res.series["decider_async"] = {str(k): v for k, v in data.items()}
