@@ -341,3 +341,35 @@ def test_the_benchs_async_rows_take_the_path_they_name():
     m = fig_decider.measure_async(100, min_seconds=0.05, max_reps=5)
     assert m["events"] == 99
     assert all(m[mode] > 0 for mode in fig_decider.ASYNC_MODES)
+
+
+CLOSED_ON = []
+
+
+@swfd.workflow("Tidy", "1", task_list="flow")
+async def tidy(wf, _input):
+    try:
+        await wf.signal("never")
+    finally:
+        from swfd.flow.futures import current_loop
+
+        CLOSED_ON.append(current_loop())  # what swfd.gather() here would reach
+
+
+def test_an_evicted_instance_is_closed_where_it_is_dropped_on_its_own_loop(tmp_path, endpoint):
+    """Its coroutine's ``finally`` runs when the cache lets the run go, with its own loop
+    as the current one, not later from the garbage collector in the middle of another
+    workflow's decision."""
+    from swfd.flow.futures import Loop
+
+    driver = StickyDriver(tmp_path, endpoint, endpoint.new_domain(), [tidy], random.Random(0),
+                          lose=0.0)
+    execution = driver.start(tidy, None)
+    driver.act(("decide", "flow"))
+    decider = driver.deciders["flow"]
+    run = (execution["workflowId"], execution["runId"])
+    own = decider.cache.view(run).flow.replay.loop
+    CLOSED_ON.clear()
+    with Loop().entered():  # another workflow's loop running when the cache lets go
+        decider.cache.drop(run)
+        assert CLOSED_ON == [own]

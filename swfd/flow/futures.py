@@ -11,10 +11,11 @@ became ready until none is. Nothing here knows about SWF.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from asyncio import CancelledError
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable, Iterator
 from typing import Any
 
 __all__ = ["CancelledError", "Future", "Loop", "Task", "current_loop", "gather", "wait"]
@@ -221,17 +222,23 @@ class Loop:
     def ready(self, task: Task) -> None:
         self._ready.append(task)
 
-    def run_until_blocked(self) -> None:
+    @contextlib.contextmanager
+    def entered(self) -> Iterator[Loop]:
+        """The loop the workflow helpers (``swfd.gather``, ``swfd.wait``) reach meanwhile."""
         _CURRENT.append(self)
         try:
+            yield self
+        finally:
+            _CURRENT.pop()
+
+    def run_until_blocked(self) -> None:
+        with self.entered():
             for _ in range(self.MAX_STEPS):
                 if not self._ready:
                     return
                 self._ready.popleft().step()
             raise RuntimeError(f"the workflow ran {self.MAX_STEPS} steps without waiting on "
                                "SWF: a loop that never awaits an activity, timer or signal?")
-        finally:
-            _CURRENT.pop()
 
 
 async def _await(awaitable: Awaitable[Any]) -> Any:

@@ -205,12 +205,17 @@ class Replay:
 
     def finish(self) -> None:
         """Close the coroutines still waiting, deciding nothing more: they are
-        rebuilt from the history at the next decision task."""
+        rebuilt from the history at the next decision task. Their ``finally`` blocks
+        run now, with this replay's loop as the current one (never another
+        workflow's running meanwhile)."""
+        if self.finished:
+            return
         self.finished = True
-        for task in list(self.loop.tasks):
-            if not task.done():
-                with contextlib.suppress(BaseException):  # code that ignores GeneratorExit
-                    task.coro.close()
+        with self.loop.entered():
+            for task in list(self.loop.tasks):
+                if not task.done():
+                    with contextlib.suppress(BaseException):  # code ignoring GeneratorExit
+                        task.coro.close()
 
     def close_if_done(self) -> None:
         """Once the coroutine has ended, decide the close (again, if SWF refused it)."""

@@ -48,6 +48,14 @@ class Kept:
         self.execution = execution
         self.replay = replay
 
+    def __del__(self) -> None:
+        """Dropped (the cache evicted the run, a miss replaced its view, a fallback):
+        close the coroutines now, where the drop happens, rather than whenever the
+        cyclic garbage collector gets to them, maybe in the middle of another
+        workflow's decision."""
+        if self.replay is not None:
+            self.replay.finish()
+
 
 def decide(adapter: Any, task: Any, view: Any, codec: str) -> Decisions:
     """The decisions for ``task``: the run's kept instance resumed with the new events,
