@@ -169,7 +169,7 @@ def test_a_kept_instance_decides_as_a_full_replay_at_every_decision_task(
     assert notes["continued_ahead"] == []  # a lost or refused answer is never built upon
     ways = notes["ways"]
     assert len(ways) >= len(histories)
-    if len(ways) >= 4:
+    if scenario != "outcomes":  # those close at their first decision: nothing to keep
         assert ways.count("continued") >= len(ways) // 4, ways
     if scenario == "continue_as_new":
         assert len(histories) >= 2

@@ -71,6 +71,7 @@ def decide(adapter: Any, task: Any, view: Any, codec: str) -> Decisions:
             kept.replay.finish()
         if decisions is not None:
             adapter.counts["continued"] += 1
+            log.debug("workflow %s: continued its kept instance", adapter.__qualname__)
             if kept.replay.resumable():
                 view.flow = kept
             return decisions
@@ -81,6 +82,7 @@ def decide(adapter: Any, task: Any, view: Any, codec: str) -> Decisions:
                     adapter.continue_as_new_after, input=task.input)
     decisions = replay.run(keep=True)
     adapter.counts["replayed"] += 1
+    log.debug("workflow %s: replayed from the start", adapter.__qualname__)
     if replay.resumable():
         view.flow = Kept(adapter, execution, replay)
     return decisions
