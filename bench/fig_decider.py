@@ -12,6 +12,11 @@ plugin's ``BenchSerial`` and the answer. Four ways (:data:`MODES`): today's (no
 cache, botocore's parser), swfd's parser without cache, the cache missed and the
 cache hit.
 
+Then the same for an ``async def`` twin of the serial workflow
+(:data:`serial_async`), its history cached (a hit) both ways (:data:`ASYNC_MODES`):
+the instance the previous decision left suspended, continued with the new events,
+and a full replay from the start (no instance kept).
+
 Then a real 1,000-activity serial workflow through the local endpoint with one
 swfd decider process and one worker: the decider process's total CPU, with the
 cache on (the default for one process); the full run again with it off.
@@ -20,9 +25,11 @@ cache on (the default for one process); the full run again with it off.
 from __future__ import annotations
 
 import json
+import statistics
 import tempfile
 import time
 
+import swfd
 from bench import driver, workers
 from bench.results import Results
 from bench.tasks import ACTIVITY_NAME, ACTIVITY_VERSION
@@ -95,8 +102,9 @@ class CannedSWF:
     one on; otherwise every event, 1,000 a page (so does GetWorkflowExecutionHistory).
     """
 
-    def __init__(self, events: list[dict]) -> None:
+    def __init__(self, events: list[dict], workflow_type: dict | None = None) -> None:
         self.events = events
+        self.workflow_type = workflow_type or {"name": "BenchSerial", "version": "1"}
         self.previous = events[-7]["eventId"] if len(events) > 7 else 0
         self.calls: dict[str, int] = {}
         self.bodies: dict[tuple, bytes] = {}
@@ -114,7 +122,7 @@ class CannedSWF:
                 body.update(taskToken="t" * 600, startedEventId=len(self.events),
                             previousStartedEventId=self.previous,
                             workflowExecution={"workflowId": "w", "runId": "r"},
-                            workflowType={"name": "BenchSerial", "version": "1"})
+                            workflowType=self.workflow_type)
             self.bodies[key] = json.dumps(body).encode()
         return self.bodies[key]
 
@@ -221,6 +229,124 @@ def measure(length: int, min_seconds: float, max_reps: int) -> dict:
     return out
 
 
+ASYNC_TYPE = {"name": "BenchSerialAsync", "version": "1"}
+
+
+@swfd.workflow(ASYNC_TYPE["name"], ASYNC_TYPE["version"], task_list="bench-decider")
+async def serial_async(wf, spec):
+    """BenchSerial as an ``async def``: the same activities (ids ``a0``, ``a1`` ...),
+    one after the other, so it decides the synthetic history's decisions."""
+    count = int((spec or {}).get("count", 10))
+    for i in range(count):
+        await wf.activity(ACTIVITY_NAME, version=ACTIVITY_VERSION, id=f"a{i}",
+                          task_list=(spec or {}).get("task_list", "bench"),
+                          start_to_close_timeout="600", schedule_to_start_timeout="600",
+                          schedule_to_close_timeout="1200", heartbeat_timeout="NONE")
+    return count
+
+
+ASYNC_MODES = ("replayed", "continued")
+"""Both with the history cache hit. replayed: no instance kept (the coroutine runs from
+the start over the whole history, as before issue 12's sticky instances, or on any
+fallback); continued: the instance the previous decision left suspended takes the new
+events only."""
+
+
+def async_decider(swf: CannedSWF):
+    """A real DecisionPoller (history cache on) that also knows :data:`serial_async`."""
+    decider = decider_for("hit", swf)
+    decider.registry.add(serial_async, "bench.fig_decider")
+    return decider
+
+
+def kept_view(events: list[dict], keep_instance: bool):
+    """The cache's view of the run after its previous decision (``events``), with the
+    suspended instance that decision left (``keep_instance``) or none."""
+    from swfd.decider import DecisionTask, RunView
+
+    view = RunView()
+    task = DecisionTask({"taskToken": "t", "workflowExecution": {"workflowId": "w", "runId": "r"},
+                         "workflowType": ASYNC_TYPE, "startedEventId": events[-1]["eventId"]},
+                        events, serial_async, view)
+    if keep_instance:
+        serial_async.func(task)
+        if view.flow is None:
+            raise RuntimeError("the previous decision left no instance to continue")
+    return view
+
+
+def measure_async(length: int, min_seconds: float, max_reps: int) -> dict:
+    """CPU per decision of :data:`serial_async` on a ``length``-event history, each
+    :data:`ASYNC_MODES` way, the rounds interleaved (one decision of each per round):
+    median and min in ms, and the decisions' path as the workflow counted it."""
+    events = synthetic_history(length)
+    swf = CannedSWF(events, ASYNC_TYPE)
+    decider = async_decider(swf)
+    cached = events[:swf.previous]
+    run = ("w", "r")
+    counts = serial_async.func.counts
+    times: dict[str, list[float]] = {mode: [] for mode in ASYNC_MODES}
+    paths: dict[str, set] = {mode: set() for mode in ASYNC_MODES}
+    wall_end = time.monotonic() + min_seconds
+    for round_number in range(max_reps + 1):
+        if round_number > 3 and time.monotonic() > wall_end:
+            break
+        for mode in ASYNC_MODES:
+            decider.cache.drop(run)  # the cache as the previous decision left it, untimed
+            decider.cache.put(run, cached, kept_view(cached, mode == "continued"))
+            before = dict(counts)
+            t0 = time.process_time()
+            polled = decider.poll()
+            decider.handle(polled)
+            cpu = time.process_time() - t0
+            paths[mode].update(k for k, v in counts.items() if v != before[k])
+            if round_number:  # the first round warms the parser and the loop
+                times[mode].append(1000 * cpu)
+        if [e["eventId"] for e in polled[1]] != [e["eventId"] for e in events]:
+            raise RuntimeError("the decider did not see the whole history")
+    out: dict = {"events": len(events)}
+    for mode in ASYNC_MODES:
+        expected = {"replayed": {"replayed"}, "continued": {"continued"}}[mode]
+        if paths[mode] != expected:
+            raise RuntimeError(f"{mode}: the decisions went {sorted(paths[mode])}")
+        out[mode] = statistics.median(times[mode])
+        out[mode + "_min"] = min(times[mode])
+        out[mode + "_reps"] = len(times[mode])
+    return out
+
+
+def run_async(res: Results, quick: bool) -> None:
+    fig = "6b. async def workflow: decider CPU per decision"
+    data = {}
+    for length in LENGTHS:
+        m = measure_async(length, 0.5 if quick else 2.0, 10 if length >= 10_000 else 200)
+        data[length] = m
+        res.log(f"  async {length}: {m}")
+    continued_100 = data[100]["continued"]
+    for length in LENGTHS:
+        m = data[length]
+        for mode in ASYNC_MODES:
+            row = {"ratio": f"{m[mode] / m['replayed']:.3f}x a full replay",
+                   "note": f"median of {m[mode + '_reps']} decisions, interleaved with the "
+                           f"other way (min {m[mode + '_min']:.3g} ms); history cache hit; "
+                           "poll, the cache, DecisionTask, the workflow, the answer "
+                           "(network and server excluded)"}
+            if mode == "continued" and length == 10_000:
+                r = m[mode] / continued_100
+                row.update(ratio=f"{r:.2f}x continued at {data[100]['events']} events",
+                           target="<= 3x continued at 100 events", met=r <= 3)
+                row["note"] += f"; {m[mode] / m['replayed']:.3f}x a full replay"
+            res.add(fig, f"{m['events']} events: {ASYNC_NAMES[mode]}", m[mode],
+                    "ms/decision", **row)
+    res.series["decider_async"] = {str(k): v for k, v in data.items()}
+
+
+ASYNC_NAMES = {
+    "replayed": "async def, full replay from the start (no kept instance)",
+    "continued": "async def, kept instance continued with the new events",
+}
+
+
 def serial_workflow(res: Results, count: int, timeout: float, cache: bool) -> None:
     """A real ``count``-activity serial workflow: swfd decider + worker, local endpoint;
     the one decider process with its history cache on (the default for one process)
@@ -308,6 +434,8 @@ def run(res: Results, quick: bool) -> None:
             res.add(fig, f"{m['events']} events: {MODE_NAMES[mode]}", m[mode], "ms/decision",
                     **row)
     res.series["decider"] = {str(k): v for k, v in data.items()}
+    res.guarded("6b. async def workflow: decider CPU per decision",
+                lambda: run_async(res, quick))
     res.guarded("6. decider CPU (serial workflow)",
                 lambda: serial_workflow(res, 1000, timeout=900, cache=True))
     if not quick:

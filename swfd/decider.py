@@ -110,7 +110,8 @@ class RunView:
     new rather than the whole history. A miss starts a fresh view.
     """
 
-    __slots__ = ("completed", "count", "error_tasks", "events", "history", "open_timers")
+    __slots__ = ("completed", "count", "error_tasks", "events", "flow", "history",
+                 "open_timers")
 
     def __init__(self) -> None:
         self.count = 0  # raw events taken in (the first ``count`` of the run's)
@@ -119,6 +120,12 @@ class RunView:
         self.completed: list[int] = []  # DecisionTaskCompleted ids, oldest first
         self.open_timers: dict[str, bool] = {}  # swfd retry timers started, not closed
         self.history: Any = None
+        self.flow: Any = None  # an async def workflow's instance kept for the run's next task
+
+    @property
+    def bytes_per_event(self) -> int:
+        """About what this view holds per event of the run (the history cache's budget)."""
+        return history_cache.VIEW_BYTES + getattr(self.flow, "bytes_per_event", 0)
 
     def advance(self, raw: list[dict[str, Any]]) -> None:
         """Take in ``raw[self.count:]``: ``raw`` must begin with the events already
@@ -178,7 +185,9 @@ class DecisionTask:
 
     ``view`` is the run's :class:`RunView` kept by the history cache (``events``
     must then begin with the events it took in); the lists and the History handed
-    to handlers are for reading only.
+    to handlers are for reading only. ``run_view`` is that view when it is kept
+    for the run's next task (None without the cache): where an ``async def``
+    workflow keeps its suspended instance (swfd.flow.sticky).
     """
 
     def __init__(self, response: dict[str, Any], events: list[dict[str, Any]],
@@ -191,7 +200,8 @@ class DecisionTask:
         self.definition = definition
         self.received = time.monotonic()
         self.raw_events = events
-        if view is None or view.count > len(events):
+        self.run_view = view if view is not None and view.count <= len(events) else None
+        if self.run_view is None:
             view = RunView()
         view.advance(events)
         self._view = view

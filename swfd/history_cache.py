@@ -31,7 +31,9 @@ _STR = 50
 _OTHER = 32
 VIEW_BYTES = 120
 """What the decider's view of a run (swfd.decider.RunView: its event list and History)
-adds per event, measured with tracemalloc on the bench's 10,000-event history."""
+adds per event, measured with tracemalloc on the bench's 10,000-event history. A view
+that holds more (an async def workflow's kept instance) says so in ``bytes_per_event``,
+counted over all the run's events at each put."""
 _CLOSING_DECISIONS = frozenset({
     "CompleteWorkflowExecution", "FailWorkflowExecution", "CancelWorkflowExecution",
     "ContinueAsNewWorkflowExecution",
@@ -91,10 +93,11 @@ def closes_the_run(decisions: Iterable[dict[str, Any]]) -> bool:
 
 
 class _Entry:
-    __slots__ = ("events", "size", "view")
+    __slots__ = ("event_size", "events", "size", "view")
 
-    def __init__(self, events: list[Event], size: int, view: Any) -> None:
+    def __init__(self, events: list[Event], event_size: int, size: int, view: Any) -> None:
         self.events = events
+        self.event_size = event_size  # the events' estimate, kept to add the new ones only
         self.size = size
         self.view = view
 
@@ -135,17 +138,19 @@ class HistoryCache:
         ``view``, what the decider derives from them; the least recently used runs go
         when the budget is exceeded (a run bigger than the whole budget is not kept)."""
         old = self._runs.pop(run, None)
-        size = old.size if old is not None else 0
-        self.size -= size
+        event_size = old.event_size if old is not None else 0
+        if old is not None:
+            self.size -= old.size
         known = len(old.events) if old is not None else 0
         if known > len(events):
-            size, known = 0, 0
-        size += sum(estimate_bytes(e) for e in events[known:])
+            event_size, known = 0, 0
+        event_size += sum(estimate_bytes(e) for e in events[known:])
+        size = event_size
         if view is not None:
-            size += VIEW_BYTES * (len(events) - known)
+            size += getattr(view, "bytes_per_event", VIEW_BYTES) * len(events)
         if size > self.budget:
             return
-        self._runs[run] = _Entry(list(events), size, view)
+        self._runs[run] = _Entry(list(events), event_size, size, view)
         self.size += size
         while self.size > self.budget:
             _, evicted = self._runs.popitem(last=False)

@@ -12,7 +12,12 @@ from typing import Any, Callable
 
 class FlowWorkflow:
     """What ``@swfd.workflow`` stores as ``WorkflowDef.func`` for an ``async def``:
-    a function from a decision task to ``swfd.Decisions``, as the decider expects."""
+    a function from a decision task to ``swfd.Decisions``, as the decider expects.
+
+    Where the decider keeps the run's view between tasks (the history cache on),
+    the suspended instance is kept there too (:mod:`swfd.flow.sticky`); ``counts``
+    says how often a decision continued it, replayed from the start, or fell back
+    to a replay because the history did not continue the kept instance."""
 
     def __init__(self, func: Callable[..., Any], continue_as_new_after: int = 10_000) -> None:
         self.func = func
@@ -21,12 +26,18 @@ class FlowWorkflow:
             if hasattr(func, name):
                 setattr(self, name, getattr(func, name))
         self.__wrapped__ = func
+        self.counts = {"continued": 0, "replayed": 0, "fell_back": 0}
 
     def __repr__(self) -> str:
         return f"<async def workflow {getattr(self.func, '__qualname__', self.func)!r}>"
 
     def __call__(self, task: Any) -> Any:
         codec = task.definition.codec if task.definition else "json"
+        view = getattr(task, "run_view", None)
+        if view is not None:
+            from swfd.flow.sticky import decide
+
+            return decide(self, task, view, codec)
         return self.replay(task.raw_events, task.workflow_execution, codec, task.input)
 
     def replay(self, events: list[dict[str, Any]], execution: dict[str, str], codec: str,

@@ -15,6 +15,7 @@ markers, backoff and signal-wait timers) are ordinary events.
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -80,7 +81,7 @@ def describe(key: Key) -> str:
     return key[0] + ("(" + ", ".join(repr(p) for p in key[1:]) + ")" if len(key) > 1 else "")
 
 
-def recorded_key(event: dict[str, Any], ids: set[int]) -> Key | None:
+def recorded_key(event: dict[str, Any], ids: Container[Any]) -> Key | None:
     """The key of the decision ``event`` records, or None if it records none."""
     kind = event["eventType"]
     record = _RECORDS.get(kind)
@@ -128,33 +129,71 @@ def activations(raw_events: list[dict[str, Any]], live: bool = True) -> list[Act
     """The history as activations, oldest first; with ``live``, a last one for a
     decision task started but not answered (the one being decided)."""
     raw_events = normalised(raw_events)
-    failed_tasks = {attributes(e).get("decisionTaskCompletedEventId") for e in raw_events
-                    if e["eventType"] == "MarkerRecorded"
-                    and attributes(e).get("markerName") == ERROR_MARKER}
-    events = [e for e in raw_events if not is_swfd_event(e)]
-    ids = {e["eventId"] for e in events}
-    recorded: dict[int, list[tuple[Key, dict[str, Any]]]] = {}
-    for event in events:
-        key = recorded_key(event, ids)
-        if key is not None:
-            task = attributes(event).get("decisionTaskCompletedEventId")
-            recorded.setdefault(task, []).append((key, event))
-    result: list[Activation] = []
-    pending: list[dict[str, Any]] = []
-    started: dict[str, Any] | None = None
-    seen = 0  # how many of ``pending`` the started decision task saw
-    for event in events:
-        kind = event["eventType"]
-        if kind == "DecisionTaskStarted":
-            started, seen = event, len(pending)
-        elif kind == "DecisionTaskCompleted":
-            if event["eventId"] in failed_tasks or started is None:
-                continue
-            result.append(Activation(started, pending[:seen], event["eventId"],
-                                     recorded.get(event["eventId"], [])))
-            pending, started, seen = pending[seen:], None, 0
-        elif kind not in _DECISION_TASK_EVENTS:
-            pending.append(event)
-    if live and started is not None:
-        result.append(Activation(started, pending[:seen]))
-    return result
+    ids = {e["eventId"] for e in raw_events if not is_swfd_event(e)}
+    return Cutter().cut(raw_events, ids, live)
+
+
+class KnownIds:
+    """``event_id in KnownIds(events)``: whether ``events`` (a whole history, ids 1..N
+    in order) holds a non-swfd event ``event_id``, as a set of those ids would say,
+    without building one over the whole history."""
+
+    def __init__(self, events: list[dict[str, Any]]) -> None:
+        self.events = events
+
+    def __contains__(self, event_id: object) -> bool:
+        if not isinstance(event_id, int) or not 1 <= event_id <= len(self.events):
+            return False
+        event = self.events[event_id - 1]
+        return event["eventId"] == event_id and not is_swfd_event(event)
+
+
+class Cutter:
+    """Cuts a history into activations, a batch of events at a time.
+
+    Between two calls it keeps the events not yet handed to an answered activation
+    and the decision task started last, so cutting a history in two batches (the
+    events up to one decision task, then the ones after) gives the activations one
+    pass over the whole would give, provided no batch ends between a
+    DecisionTaskCompleted and the decisions recorded with it (SWF writes those
+    together, and a decision task's history ends at its DecisionTaskStarted).
+    """
+
+    def __init__(self) -> None:
+        self.pending: list[dict[str, Any]] = []
+        self.started: dict[str, Any] | None = None
+        self.seen = 0  # how many of ``pending`` the started decision task saw
+
+    def cut(self, raw_events: list[dict[str, Any]], known_ids: Container[Any],
+            live: bool = True) -> list[Activation]:
+        """The activations answered within ``raw_events`` (the next events of the
+        history, in order); with ``live``, a last one for a decision task started but
+        not answered. ``known_ids``: the ids of the history's non-swfd events (an
+        "...Failed" event is an outcome when its initiated event is among them)."""
+        failed_tasks = {attributes(e).get("decisionTaskCompletedEventId") for e in raw_events
+                        if e["eventType"] == "MarkerRecorded"
+                        and attributes(e).get("markerName") == ERROR_MARKER}
+        events = [e for e in raw_events if not is_swfd_event(e)]
+        recorded: dict[int, list[tuple[Key, dict[str, Any]]]] = {}
+        for event in events:
+            key = recorded_key(event, known_ids)
+            if key is not None:
+                task = attributes(event).get("decisionTaskCompletedEventId")
+                recorded.setdefault(task, []).append((key, event))
+        result: list[Activation] = []
+        for event in events:
+            kind = event["eventType"]
+            if kind == "DecisionTaskStarted":
+                self.started, self.seen = event, len(self.pending)
+            elif kind == "DecisionTaskCompleted":
+                if event["eventId"] in failed_tasks or self.started is None:
+                    continue
+                seen = self.seen
+                result.append(Activation(self.started, self.pending[:seen], event["eventId"],
+                                         recorded.get(event["eventId"], [])))
+                self.pending, self.started, self.seen = self.pending[seen:], None, 0
+            elif kind not in _DECISION_TASK_EVENTS:
+                self.pending.append(event)
+        if live and self.started is not None:
+            result.append(Activation(self.started, self.pending[:self.seen]))
+        return result

@@ -136,7 +136,8 @@ class WorkflowContext:
                 seed = attributes(event).get("details") or ""
             else:
                 seed = hashlib.sha256(f"swfd-flow:{self.run_id}".encode()).hexdigest()[:32]
-            self._replay.emit(key, caller_line(), lambda d: d.record_marker(RANDOM_MARKER, seed))
+            self._replay.emit(key, caller_line(), lambda d: d.record_marker(RANDOM_MARKER, seed),
+                              payload=seed)
             self._rng = _random.Random(seed)
         return self._rng
 

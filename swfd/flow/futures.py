@@ -11,10 +11,11 @@ became ready until none is. Nothing here knows about SWF.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from asyncio import CancelledError
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable, Iterator
 from typing import Any
 
 __all__ = ["CancelledError", "Future", "Loop", "Task", "current_loop", "gather", "wait"]
@@ -129,6 +130,10 @@ class Task(Future):
         self._throw: BaseException | None = None
         self._cancel_requested = False
 
+    def _finish(self, state: str) -> None:
+        self.loop.tasks.pop(self, None)
+        super()._finish(state)
+
     def cancel(self) -> bool:
         if self.done():
             return False
@@ -197,7 +202,9 @@ class Loop:
 
     def __init__(self) -> None:
         self._ready: deque[Task] = deque()
-        self.tasks: list[Task] = []
+        # Tasks not done, in creation order (a dict: one done leaves in O(1), so a
+        # workflow kept between decision tasks holds only its open tasks).
+        self.tasks: dict[Task, None] = {}
         self.running: Task | None = None
 
     def create_task(self, coro: Coroutine[Any, Any, Any] | Awaitable[Any], what: str = "task"
@@ -208,24 +215,30 @@ class Loop:
         if not isinstance(coro, Coroutine):
             coro = _await(coro)
         task = Task(self, coro, what)
-        self.tasks.append(task)
+        self.tasks[task] = None
         self.ready(task)
         return task
 
     def ready(self, task: Task) -> None:
         self._ready.append(task)
 
-    def run_until_blocked(self) -> None:
+    @contextlib.contextmanager
+    def entered(self) -> Iterator[Loop]:
+        """The loop the workflow helpers (``swfd.gather``, ``swfd.wait``) reach meanwhile."""
         _CURRENT.append(self)
         try:
+            yield self
+        finally:
+            _CURRENT.pop()
+
+    def run_until_blocked(self) -> None:
+        with self.entered():
             for _ in range(self.MAX_STEPS):
                 if not self._ready:
                     return
                 self._ready.popleft().step()
             raise RuntimeError(f"the workflow ran {self.MAX_STEPS} steps without waiting on "
                                "SWF: a loop that never awaits an activity, timer or signal?")
-        finally:
-            _CURRENT.pop()
 
 
 async def _await(awaitable: Awaitable[Any]) -> Any:

@@ -7,6 +7,11 @@ task recorded, in order. A disagreement is a :class:`swfd.NonDeterminismError`
 naming the history's event and the workflow's line, never a silent wrong
 decision. Then it does the same for the decision task being decided now,
 and the decisions made there that are not in the history yet are the answer.
+
+A replay run with ``keep`` can stay suspended after the live decision task
+and :meth:`Replay.resume` with the run's next history (swfd.flow.sticky): it
+then takes only the events after those it consumed, once they show that the
+decision task it answered was completed with exactly the decisions it made.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from datetime import datetime
 from typing import Any, Callable
 
 from swfd import codecs
+from swfd.decider import is_swfd_event
 from swfd.decisions import Decisions
 from swfd.errors import (
     ActivityFailed,
@@ -29,7 +35,16 @@ from swfd.errors import (
     WorkflowFailed,
 )
 from swfd.flow.adapter import FlowWorkflow
-from swfd.flow.commands import Activation, Key, activations, describe, make_key, timestamp
+from swfd.flow.commands import (
+    Activation,
+    Cutter,
+    Key,
+    KnownIds,
+    describe,
+    make_key,
+    normalised,
+    timestamp,
+)
 from swfd.flow.context import CHILD_SUFFIX, WorkflowContext, failure_decision
 from swfd.flow.futures import Loop
 from swfd.history import attributes
@@ -54,9 +69,12 @@ class Replay:
         self.codec = codec
         self.loop = Loop()
         self.decisions = Decisions()
-        self.activations = activations(events, live=live)
-        self.activity_ids = {e["eventId"]: attributes(e).get("activityId")
-                             for e in events if e["eventType"] == "ActivityTaskScheduled"}
+        events = normalised(events)
+        self.cutter = Cutter()
+        self.activations = self.cutter.cut(
+            events, {e["eventId"] for e in events if not is_swfd_event(e)}, live)
+        self.activity_ids: dict[int, str | None] = {}
+        self.note_scheduled(events)
         self.activation: Activation = self.activations[0] if self.activations else None  # type: ignore[assignment]
         self.replaying = True
         self.now: datetime | None = None
@@ -65,39 +83,139 @@ class Replay:
         self.context.input = input
         self.finished = False
         self.error: NonDeterminismError | None = None
+        # For resume(): how many events were consumed (the history must be ids 1..N),
+        # the last of them, the live decision task's DecisionTaskStarted id, and the
+        # (key, payload) of each decision made in it, in order.
+        contiguous = bool(events) and all(e["eventId"] == i for i, e in enumerate(events, 1))
+        self.consumed = len(events) if contiguous else 0
+        self.tail = _identity(events[-1]) if contiguous else None
+        self.live_started: int | None = None
+        self.emitted: list[tuple[Key, str | None]] = []
         args = (self.context, input) if _takes_input(func) else (self.context,)
         self.root = self.loop.create_task(func(*args), f"workflow {func.__qualname__}")
 
+    def note_scheduled(self, events: list[dict[str, Any]]) -> None:
+        """Remember which activity each ActivityTaskScheduled event scheduled."""
+        for event in events:
+            if event["eventType"] == "ActivityTaskScheduled":
+                self.activity_ids[event["eventId"]] = attributes(event).get("activityId")
+
     # -- driving --------------------------------------------------------------------
 
-    def run(self) -> Decisions:
-        """Replay every activation; return the decisions of the live one (if any)."""
+    def run(self, keep: bool = False) -> Decisions:
+        """Replay every activation; return the decisions of the live one (if any).
+
+        With ``keep``, a replay that ends waiting in a live decision task is left
+        suspended (see :meth:`resumable`) instead of closed."""
+        played = False
         try:
-            for activation in self.activations:
-                self.activation = activation
-                self.replaying = activation.recorded is not None
-                self.now = timestamp(activation.started)
-                self.matched = 0
-                for event in activation.events:
-                    self.context.deliver(event)
-                self.loop.run_until_blocked()
-                if self.error is not None:  # raised where user code might have caught it
-                    raise self.error
-                self.close_if_done()
-                if self.replaying:
-                    self.check_all_matched()
+            self.play(self.activations)
+            played = True
         finally:
-            self.finish()
+            if not (keep and played and self.resumable()):
+                self.finish()
+            self.activations = []  # played: not kept with a suspended replay
         return self.decisions
+
+    def play(self, activations: list[Activation]) -> None:
+        """Deliver each activation's events and run the coroutine until it waits."""
+        self.live_started = None
+        for activation in activations:
+            self.activation = activation
+            self.replaying = activation.recorded is not None
+            self.now = timestamp(activation.started)
+            self.matched = 0
+            if not self.replaying:
+                self.emitted = []
+            for event in activation.events:
+                self.context.deliver(event)
+            self.loop.run_until_blocked()
+            if self.error is not None:  # raised where user code might have caught it
+                raise self.error
+            self.close_if_done()
+            if self.replaying:
+                self.check_all_matched()
+        if activations and activations[-1].recorded is None:
+            self.live_started = int(activations[-1].started["eventId"])
+
+    def resumable(self) -> bool:
+        """True when this replay waits in a live decision task of a run still open, over
+        a history of ids 1..N: :meth:`resume` can take the run's next history."""
+        return (not self.finished and self.live_started is not None and self.tail is not None
+                and not self.root.done())
+
+    def resume(self, raw_events: list[dict[str, Any]]) -> Decisions | None:
+        """The decisions for ``raw_events`` (the run's whole history, ids 1..N, as a
+        decision task has it), taking only the events after those consumed.
+
+        None, with this replay closed, when they do not continue what it consumed and
+        decided: another prefix, a gap, or the decision task it answered not completed
+        with exactly its decisions (the answer was lost and the task timed out, or SWF
+        refused it and swfd recorded a decider error). A full replay is then the answer.
+        Raises what a full replay would raise, and is then closed too.
+        """
+        new = self.next_events(raw_events)
+        activations = None if new is None else self.cutter.cut(new, KnownIds(raw_events))
+        if not activations or not self.confirms(activations[0]):
+            self.finish()
+            return None
+        self.note_scheduled(new or [])
+        self.consumed, self.tail = len(raw_events), _identity(raw_events[-1])
+        self.decisions = Decisions()
+        played = False
+        try:
+            self.play(activations[1:])
+            played = True
+        finally:
+            if not (played and self.resumable()):
+                self.finish()
+        return self.decisions
+
+    def next_events(self, raw_events: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+        """The events after those consumed, if ``raw_events`` begins with them (checked
+        at the last one: a run's history only grows) and its ids run on to N = its
+        length without a gap; else None."""
+        consumed = self.consumed
+        if (self.tail is None or len(raw_events) <= consumed
+                or _identity(raw_events[consumed - 1]) != self.tail
+                or raw_events[-1]["eventId"] != len(raw_events)):
+            return None
+        new = raw_events[consumed:]
+        if any(e["eventId"] != i for i, e in enumerate(new, consumed + 1)):
+            return None
+        return new
+
+    def confirms(self, activation: Activation) -> bool:
+        """True when ``activation`` is the decision task this replay answered live,
+        completed, recording exactly the decisions it made (what a full replay would
+        check them against): its state is then the one a full replay reaches."""
+        recorded = activation.recorded
+        if (recorded is None or activation.started["eventId"] != self.live_started
+                or len(recorded) != len(self.emitted)):
+            return False
+        for (key, event), (made, payload) in zip(recorded, self.emitted):
+            if key != made:
+                return False
+            if key[0] in _WITH_INPUT and attributes(event).get("input") != payload:
+                return False
+            if key[0] == "RecordMarker" and payload is not None and (
+                    attributes(event).get("details") != payload):
+                return False
+        return True
 
     def finish(self) -> None:
         """Close the coroutines still waiting, deciding nothing more: they are
-        rebuilt from the history at the next decision task."""
+        rebuilt from the history at the next decision task. Their ``finally`` blocks
+        run now, with this replay's loop as the current one (never another
+        workflow's running meanwhile)."""
+        if self.finished:
+            return
         self.finished = True
-        for task in self.loop.tasks:
-            if not task.done():
-                with contextlib.suppress(BaseException):  # code that ignores GeneratorExit
-                    task.coro.close()
+        with self.loop.entered():
+            for task in list(self.loop.tasks):
+                if not task.done():
+                    with contextlib.suppress(BaseException):  # code ignoring GeneratorExit
+                        task.coro.close()
 
     def close_if_done(self) -> None:
         """Once the coroutine has ended, decide the close (again, if SWF refused it)."""
@@ -147,7 +265,8 @@ class Replay:
              payload: str | None = None) -> None:
         """A decision the code makes: checked against the history while replaying
         (``payload``, the input it carries, too), added to the answer in the live
-        decision task."""
+        decision task. (A ``random-seed`` marker's payload is the seed: checked only
+        by :meth:`confirms`, since it decides the draws.)"""
         if self.finished:
             return
         try:
@@ -160,6 +279,7 @@ class Replay:
               payload: str | None) -> None:
         if not self.replaying:
             build(self.decisions)
+            self.emitted.append((key, payload))
             return
         recorded = self.activation.recorded or []
         if self.matched >= len(recorded):
@@ -192,6 +312,12 @@ class Replay:
                 f"{event['eventId']} ({event['eventType']}), but the code now waits here "
                 "without deciding it: the workflow's code changed under this execution "
                 "(use wf.patched() to branch safely)")
+
+
+def _identity(event: dict[str, Any]) -> tuple[Any, ...]:
+    """What tells a run's event apart (a run's history never changes, only grows; a
+    timestamp would differ between parsers, a datetime or epoch seconds)."""
+    return event["eventId"], event["eventType"]
 
 
 def _takes_input(func: Callable[..., Any]) -> bool:
