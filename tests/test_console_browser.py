@@ -87,6 +87,14 @@ def test_the_tutorials_runs_in_the_browser(tutorial, page, tmp_path):
     check_lanes_past_a_drawing(tutorial, page, tmp_path)
 
 
+def navigate(page, action):
+    """Do ``action`` (a click that loads another page) and wait until that page has
+    loaded: a click returns once the navigation starts, and reading the page before it
+    has loaded reads the old one, or nothing."""
+    with page.expect_navigation():
+        action()
+
+
 def check_executions_page(tutorial, page, tmp_path):
     page.goto(f"{tutorial.url}/?state=closed")
     rows = page.locator("tr.execution")
@@ -96,7 +104,7 @@ def check_executions_page(tutorial, page, tmp_path):
     assert page.locator("tr.execution .status.completed").count() == 3
     shoot(page, tmp_path, "executions-closed")
 
-    page.click("nav.tabs a:text('Open')")
+    navigate(page, lambda: page.click("nav.tabs a:text('Open')"))
     assert page.locator("tr.execution").evaluate_all(
         "rows => rows.map(r => r.dataset.workflowId)") == ["stuck-run"]
     shoot(page, tmp_path, "executions-open")
@@ -104,11 +112,11 @@ def check_executions_page(tutorial, page, tmp_path):
     # The filter form, as a user fills it: type and tag (the tag is applied client-side).
     page.goto(f"{tutorial.url}/?state=closed")
     page.fill("input[name=type]", "SerialWorkflow")
-    page.click("form.filters button[type=submit]")
+    navigate(page, lambda: page.click("form.filters button[type=submit]"))
     assert page.locator("tr.execution").evaluate_all(
         "rows => rows.map(r => r.dataset.workflowId)") == [tutorial.runs.serial["workflowId"]]
     page.fill("input[name=tag]", "no-such-tag")
-    page.click("form.filters button[type=submit]")
+    navigate(page, lambda: page.click("form.filters button[type=submit]"))
     assert page.locator("tr.execution").count() == 0
     assert "this console applied tag" in page.locator(".filter-notice").inner_text()
     shoot(page, tmp_path, "executions-filtered")
@@ -180,17 +188,17 @@ def check_event_pages(tutorial, page, tmp_path):
 
     assert shown() == [1, 2, 3, 4, 5]
     assert page.locator(".event-range").first.inner_text() == f"events 1–5 of {events}"
-    page.locator("a.events-next").first.click()
+    navigate(page, lambda: page.locator("a.events-next").first.click())
     assert shown() == [6, 7, 8, 9, 10] and "event=6" in page.url
-    page.locator("a.events-last").first.click()
+    navigate(page, lambda: page.locator("a.events-last").first.click())
     last = shown()
     assert last[-1] == events and len(last) == (events - 1) % 5 + 1
     assert page.locator("a.events-next").count() == 0  # greyed on the last page
-    page.locator("a.events-first").first.click()
+    navigate(page, lambda: page.locator("a.events-first").first.click())
     assert shown() == [1, 2, 3, 4, 5]
 
     page.fill("form.jump input[name=jump]", "12")
-    page.click("form.jump button[type=submit]")
+    navigate(page, lambda: page.click("form.jump button[type=submit]"))
     assert shown() == [11, 12, 13, 14, 15] and page.url.endswith("#event-12")
     assert page.locator("tr.event.landed").get_attribute("id") == "event-12"
     shoot(page, tmp_path, "events-paged")
@@ -207,7 +215,7 @@ def check_event_pages(tutorial, page, tmp_path):
     assert target in shown() and page.locator(f"#event-{target}").is_visible()
 
     page.check("form.event-filter input[value=activity]")
-    page.click("form.event-filter button[type=submit]")
+    navigate(page, lambda: page.click("form.event-filter button[type=submit]"))
     kinds = page.locator("tr.event").evaluate_all("rows => rows.map(r => r.dataset.eventType)")
     assert len(kinds) == 5 and all(kind.startswith("ActivityTask") for kind in kinds)
     assert "activity events 1–5 of 15" in page.locator(".event-range").first.inner_text()
@@ -247,27 +255,27 @@ def test_actions_ask_for_confirmation(swf_client, domain, browser, tmp_path):  #
         page.uncheck("#follow")
         page.fill("form.signal input[name=signalName]", "go")
         page.fill("form.signal textarea[name=input]", '{"speed": 3}')
-        page.click("form.signal button[type=submit]")
+        navigate(page, lambda: page.click("form.signal button[type=submit]"))
         assert page.locator("h1").inner_text() == "Confirm: signal"
         shoot(page, tmp_path, "confirm-signal")
-        page.click("#confirm")
+        navigate(page, lambda: page.click("#confirm"))
         assert page.locator(".notice").inner_text() == "Signal sent."
         assert page.locator("tr.event[data-event-type=WorkflowExecutionSignaled]").count() == 2
 
-        page.click("form.cancel button[type=submit]")
+        navigate(page, lambda: page.click("form.cancel button[type=submit]"))
         assert page.locator("h1").inner_text() == "Confirm: cancel"
-        page.click("#back")  # changed our mind: nothing happened
+        navigate(page, lambda: page.click("#back"))  # changed our mind: nothing happened
         info = swf_client.describe_workflow_execution(domain=domain,
                                                       execution=run)["executionInfo"]
         assert not info.get("cancelRequested")
-        page.click("form.cancel button[type=submit]")
-        page.click("#confirm")
+        navigate(page, lambda: page.click("form.cancel button[type=submit]"))
+        navigate(page, lambda: page.click("#confirm"))
         assert page.locator(".notice").inner_text() == "Cancellation requested."
 
         page.fill("form.terminate input[name=reason]", "done looking")
-        page.click("form.terminate button[type=submit]")
+        navigate(page, lambda: page.click("form.terminate button[type=submit]"))
         assert "done looking" in page.locator("main").inner_text()
-        page.click("#confirm")
+        navigate(page, lambda: page.click("#confirm"))
         assert page.locator("dl.summary").get_attribute("data-status") == "TERMINATED"
         assert page.locator("form[method=post]").count() == 0  # closed: nothing to act on
         shoot(page, tmp_path, "terminated")
