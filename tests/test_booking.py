@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import json
 
-import boto3
 import pytest
-from moto import mock_aws
-from test_flow_support import Driver, attrs, closing, decider_errors, types
+from test_flow_support import Driver, attrs, closing, decider_errors, on_moto_and_local, types
 
 from swfd.flow.replay import check_history
 
@@ -126,14 +124,8 @@ def test_retry_and_fail_at_that_stage_match_moto(tmp_path, local_endpoint, swf_c
         execution = driver.start(swfd_booking.booking, request(card, payment_wait=1))
         return finish(driver, execution, driver.run(execution))
 
-    (tmp_path / "moto").mkdir()
-    with mock_aws():
-        moto_client = boto3.client("swf", region_name="us-east-1", aws_access_key_id="x",
-                                   aws_secret_access_key="x")
-        moto_client.register_domain(name=domain, workflowExecutionRetentionPeriodInDays="1")
-        moto_events = scenario(Driver(tmp_path / "moto", local_endpoint.url, moto_client,
-                                      domain, DEFS))
-    local_events = scenario(Driver(tmp_path, local_endpoint.url, swf_client, domain, DEFS))
+    moto_events, local_events = on_moto_and_local(tmp_path, local_endpoint, swf_client,
+                                                  domain, DEFS, scenario)
     assert types(local_events) == types(moto_events)
     assert steps(local_events) == steps(moto_events)
     assert closing(local_events).get("reason") == closing(moto_events).get("reason")

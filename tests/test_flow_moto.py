@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import json
 
-import boto3
-from moto import mock_aws
-from test_flow_support import Driver, closing, decider_errors, scheduled, types
+from test_flow_support import closing, decider_errors, on_moto_and_local, scheduled, types
 
 import swfd
 from swfd.flow.replay import check_history
@@ -40,15 +38,8 @@ def _scenario(driver):
 
 
 def test_flow_histories_match_moto(tmp_path, local_endpoint, swf_client, domain):
-    (tmp_path / "moto").mkdir()
-    with mock_aws():
-        moto_client = boto3.client("swf", region_name="us-east-1", aws_access_key_id="x",
-                                   aws_secret_access_key="x")
-        moto_client.register_domain(name=domain, workflowExecutionRetentionPeriodInDays="1")
-        moto_events = _scenario(Driver(tmp_path / "moto", local_endpoint.url, moto_client,
-                                       domain, [echo, moto_flow]))
-    local_events = _scenario(Driver(tmp_path, local_endpoint.url, swf_client, domain,
-                                    [echo, moto_flow]))
+    moto_events, local_events = on_moto_and_local(tmp_path, local_endpoint, swf_client,
+                                                  domain, [echo, moto_flow], _scenario)
     assert types(local_events) == types(moto_events)
     assert scheduled(local_events) == scheduled(moto_events)
     result = json.loads(closing(local_events)["result"])

@@ -117,6 +117,28 @@ class Driver:
         raise AssertionError(f"{execution['workflowId']} still open after {max_steps} steps")
 
 
+def on_moto_and_local(tmp_path: Any, local_endpoint: Any, swf_client: Any, domain: str,
+                      definitions: list[Any],
+                      scenario: Callable[[Driver], list[dict[str, Any]]],
+                      ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Run ``scenario`` with a Driver on moto's SWF (in-process, mock_aws) and then on
+    the local endpoint; the two histories, moto's first. The pollers run in this
+    process either way; only the SWF they talk to differs."""
+    import boto3
+    from moto import mock_aws
+
+    (tmp_path / "moto").mkdir()
+    with mock_aws():
+        moto_client = boto3.client("swf", region_name="us-east-1", aws_access_key_id="x",
+                                   aws_secret_access_key="x")
+        moto_client.register_domain(name=domain, workflowExecutionRetentionPeriodInDays="1")
+        moto_events = scenario(Driver(tmp_path / "moto", local_endpoint.url, moto_client,
+                                      domain, definitions))
+    local_events = scenario(Driver(tmp_path, local_endpoint.url, swf_client, domain,
+                                   definitions))
+    return moto_events, local_events
+
+
 def attrs(event: dict[str, Any]) -> dict[str, Any]:
     return h.attrs(event)
 
