@@ -213,6 +213,10 @@ class Supervisor(SignalLoop):
             self.endpoint_clients = os.pipe()
             self.spawn_endpoint()
         else:
+            if self.settings.embedded.console:
+                log.warning("[embedded] console = yes has no effect: endpoint_url is %r, not "
+                            "embedded; run `swfd --config %s console` beside the daemon",
+                            self.settings.endpoint_url, self.config_path)
             self.spawn_generation()
 
     def make_state_dir(self) -> None:

@@ -78,3 +78,21 @@ def test_swfd_console_serves_in_the_foreground_until_terminated(tmp_path, local_
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
+
+
+def test_console_yes_without_the_embedded_endpoint_says_it_has_no_effect(tmp_path,
+                                                                        local_endpoint):
+    """``[embedded]`` keys only act with ``endpoint_url = embedded``: the daemon says so
+    for the console rather than silently serving none."""
+    d = Daemon(tmp_path, "[embedded]\n" + POOLS, endpoint_url=local_endpoint.url,
+               graceful_timeout=75)
+    try:
+        d.start().wait_ready()
+        assert re.search(r"\[embedded\] console = yes has no effect: endpoint_url is "
+                         r"'http://127\.0\.0\.1:\d+', not embedded; run `swfd --config \S+ "
+                         r"console` beside the daemon", d.text()), d.text()
+        assert not READY.search(d.text())
+        d.signal(signal.SIGTERM)
+        assert d.wait(90) == 0
+    finally:
+        d.close()
