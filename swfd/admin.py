@@ -431,6 +431,8 @@ def cmd_check(settings: Any, args: argparse.Namespace) -> int:
     report("config", "ok", f"{settings.path}: domain {settings.domain!r}, "
            f"endpoint {_endpoint_label(settings)}", path=settings.path,
            domain=settings.domain, endpoint=_endpoint_label(settings))
+    if settings.idle_console_warning:
+        report("config", "warn", settings.idle_console_warning)
     registry = _check_plugins(settings, args, report)
     if registry is not None:
         _check_pools(settings, registry, report)

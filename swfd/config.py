@@ -152,6 +152,16 @@ class Settings:
         return self.endpoint_url == "embedded"
 
     @property
+    def idle_console_warning(self) -> str | None:
+        """What to tell an operator who asked for ``[embedded] console = yes`` without the
+        embedded endpoint (where no ``[embedded]`` key acts), else None."""
+        if self.is_embedded or not self.embedded.console:
+            return None
+        return (f"[embedded] console = yes has no effect: endpoint_url is "
+                f"{self.endpoint_url!r}, not embedded; run `swfd --config {self.path} "
+                "console` beside the daemon")
+
+    @property
     def poll_timeout(self) -> float:
         """How long an empty long poll can last against the configured endpoint."""
         return self.embedded.poll_timeout if self.is_embedded else AWS_POLL_TIMEOUT

@@ -213,10 +213,8 @@ class Supervisor(SignalLoop):
             self.endpoint_clients = os.pipe()
             self.spawn_endpoint()
         else:
-            if self.settings.embedded.console:
-                log.warning("[embedded] console = yes has no effect: endpoint_url is %r, not "
-                            "embedded; run `swfd --config %s console` beside the daemon",
-                            self.settings.endpoint_url, self.config_path)
+            if self.settings.idle_console_warning:
+                log.warning("%s", self.settings.idle_console_warning)
             self.spawn_generation()
 
     def make_state_dir(self) -> None:

@@ -237,6 +237,19 @@ def test_check_warns_about_a_pool_with_no_type_on_its_task_list(
     assert (warning["pool"], warning["taskList"]) == ("worker:idle", "nothing-here")
 
 
+def test_check_warns_that_an_embedded_console_needs_the_embedded_endpoint(
+    registered, environment, workdir, endpoint_port, domain_name
+):
+    config = write_config(workdir / "console.ini", f"http://127.0.0.1:{endpoint_port}",
+                          domain_name, "\n[embedded]\nconsole = yes\n")
+    result = swfd(environment, config, "check")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (f"config    warn    [embedded] console = yes has no effect: endpoint_url is "
+            f"'http://127.0.0.1:{endpoint_port}', not embedded; run `swfd --config {config} "
+            "console` beside the daemon") in result.stdout.splitlines(), result.stdout
+    assert swfd(environment, config, "check", "--strict").returncode == 1
+
+
 def test_check_warns_when_no_plugin_is_loaded(registered, workdir, environment, endpoint_port,
                                               domain_name):
     config = write_config(workdir / "noplugins.ini", f"http://127.0.0.1:{endpoint_port}",
