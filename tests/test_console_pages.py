@@ -292,6 +292,41 @@ def test_throttling_shows_as_a_page(tmp_path):
         endpoint.stop()
 
 
+def test_a_reply_without_swfs_fields_shows_as_a_page(tmp_path):
+    """A server that answers HTTP 200 with ``{}`` (not SWF): the execution's page says the
+    history reply had no events, rather than drawing an empty run."""
+    import http.server
+    import threading
+
+    class NotSWF(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-amz-json-1.0")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NotSWF)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    console = InProcessConsole(boto3_client(url), "d", label=url)
+    try:
+        page = request(console.url, "/execution?" + urlencode({"workflowId": "w",
+                                                               "runId": "r"}))
+        assert page.status == 502, page.text
+        assert "GetWorkflowExecutionHistory: the reply has no &#x27;events&#x27; list" in (
+            page.text), page.text
+        assert url in page.text and "Traceback" not in page.text
+    finally:
+        console.close()
+        server.shutdown()
+        server.server_close()
+
+
 def test_ids_users_wrote_are_escaped_everywhere(console, swf_client, types, caplog):
     nasty = '<img src=x onerror=alert(1)>"\'&'
     run = start(swf_client, types, nasty, tags=[nasty], input=nasty)

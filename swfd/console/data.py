@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from swfd.swf.executions import _matches, _server_filters
-from swfd.swf.models import CLOSED, OPEN, swf_call
+from swfd.swf.models import CLOSED, OPEN, iter_pages, swf_call
 
 #: SWF pages fetched at most for one console page when filters apply client-side.
 MAX_SCANNED_PAGES = 20
@@ -111,17 +111,10 @@ class Execution:
 
 
 def history(client: Any, domain: str, workflow_id: str, run_id: str) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = []
-    token = None
-    for _ in range(MAX_HISTORY_PAGES):
-        page = swf_call(client, "GetWorkflowExecutionHistory", domain=domain,
-                        execution={"workflowId": workflow_id, "runId": run_id},
-                        maximumPageSize=1000, nextPageToken=token)
-        events += page.get("events", [])
-        token = page.get("nextPageToken")
-        if not token:
-            break
-    return events
+    """Every event of the run, oldest first, 1,000 a page."""
+    return list(iter_pages(client, "GetWorkflowExecutionHistory", "events", domain=domain,
+                           execution={"workflowId": workflow_id, "runId": run_id},
+                           maximumPageSize=1000))
 
 
 class Histories:

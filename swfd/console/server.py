@@ -41,7 +41,7 @@ from swfd.console import data
 from swfd.console.data import Filters, Histories
 from swfd.console.events import FAMILIES, MAX_PAGE, View
 from swfd.console.pages import Page, execution_link
-from swfd.swf.models import CLOSED, OPEN, DoesNotExist, retry_bounds
+from swfd.swf.models import CLOSED, OPEN, DoesNotExist, NotAnSWFReply, retry_bounds
 
 log = logging.getLogger("swfd.console")
 
@@ -255,6 +255,11 @@ class Handler(BaseHTTPRequestHandler):
             self.error_page(exc.status, "Refused", str(exc))
         except DoesNotExist as exc:
             self.error_page(HTTPStatus.NOT_FOUND, "Not found", str(exc))
+        except NotAnSWFReply as exc:
+            message = f"{exc} (endpoint {console.endpoint_label})"
+            log.error("not an SWF answer on %s: %s", urlsplit(self.path).path, message,
+                      extra=self.log_ids())
+            self.error_page(HTTPStatus.BAD_GATEWAY, "Not an SWF answer", message)
         except ClientError as exc:
             from swfd.admin import remote_error
 

@@ -97,14 +97,7 @@ def new_client(url: str, read_timeout: float = 70.0) -> Any:
 def fetch_history(client: Any, domain: str, execution: dict[str, str]) -> list[dict[str, Any]]:
     """Every event of ``execution``, oldest first (all pages; SWF caps a history at
     25,000 events, 1,000 a page)."""
-    events: list[dict[str, Any]] = []
-    token = None
-    for _ in range(100):
-        page = client.get_workflow_execution_history(
-            domain=domain, execution=execution, maximumPageSize=1000,
-            **({"nextPageToken": token} if token else {}))
-        events += page["events"]
-        token = page.get("nextPageToken")
-        if not token:
-            break
-    return events
+    from swfd.swf.models import iter_pages
+
+    return list(iter_pages(client, "GetWorkflowExecutionHistory", "events", domain=domain,
+                           execution=execution, maximumPageSize=1000))
