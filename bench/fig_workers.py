@@ -276,7 +276,7 @@ def run(res: Results, quick: bool) -> None:
         swf = driver.client(endpoint.url)
         driver.setup_domain(swf, DOMAIN)
         res.guarded("1-2. worker CPU and throughput", lambda: cpu_and_throughput(
-            res, endpoint.url, 300 if quick else 1000, 3 if quick else 5, tmpdir))
+            res, endpoint.url, 300 if quick else 1000, 5 if quick else 7, tmpdir))
         res.guarded("3-4. idle CPU and memory", lambda: idle_and_memory(
             res, endpoint.url, 10 if quick else 30, tmpdir))
     finally:

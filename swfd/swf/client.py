@@ -17,6 +17,12 @@ Why the settings below:
   first run needs no AWS account. Any other explicit URL (say a ``swfd local``
   on another port) uses the chain too, falling back to the dummy credentials
   when the chain finds none.
+- A fixed ``User-Agent`` (``swfd/VERSION`` then boto3's, Python's and the OS's
+  names and versions; boto3 appends botocore's), built once: with botocore's own, the header
+  is rebuilt twice a call (~75 k instructions, 4.4 % of a no-op task's
+  client-side CPU). What it drops is botocore's per-request feature codes.
+- Requests are signed by ``swfd.swf.signing`` (SigV4 with the day's signing key
+  kept instead of derived per request; the same signatures).
 - Responses are parsed by ``swfd.swf.fastparse`` (registered as the session's
   ``response_parser_factory``): the same dicts botocore gives, about 5x cheaper
   on histories; requests still go through botocore (signing, endpoint).
@@ -24,6 +30,7 @@ Why the settings below:
 
 from __future__ import annotations
 
+import platform
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -32,6 +39,7 @@ from botocore.config import Config
 
 from swfd import __version__
 from swfd.swf.fastparse import FastParserFactory
+from swfd.swf.signing import use_cached_key_signer
 
 if TYPE_CHECKING:
     from swfd.config import Settings
@@ -43,6 +51,12 @@ READ_TIMEOUT = 70.0
 CONNECT_TIMEOUT = 5.0
 
 _WILDCARD_HOSTS = {"", "0.0.0.0", "::", "[::]"}
+
+USER_AGENT = (
+    f"swfd/{__version__} Boto3/{boto3.__version__} lang/python#{platform.python_version()} md/pyimpl#{platform.python_implementation()} "
+    f"os/{platform.system().lower() or 'other'}#{platform.release() or 'unknown'}"
+)
+"""Every swfd client's ``User-Agent`` (see the module docstring)."""
 
 _warm_loader: Any = None
 """botocore's data loader after ``preload_for_fork``: its caches hold the parsed
@@ -140,10 +154,12 @@ def make_client(
         connect_timeout=connect_timeout,
         max_pool_connections=max_pool_connections,
         retries={"total_max_attempts": 1},
-        user_agent_extra=f"swfd/{__version__}",
+        user_agent=USER_AGENT,
         parameter_validation=validate_params,
     )
-    return session.client("swf", endpoint_url=endpoint_url, config=config)
+    client = session.client("swf", endpoint_url=endpoint_url, config=config)
+    use_cached_key_signer(client)
+    return client
 
 
 def _default_chain_is_empty() -> bool:
