@@ -50,7 +50,18 @@ def combine(rounds: list[dict]) -> dict:
     return {"tasks": sum(r["tasks"] for r in rounds),
             "completed": sum(r["completed"] for r in rounds),
             "cpu_ms_per_task": statistics.median(cpu), "tasks_per_s": statistics.median(rate),
-            "rounds": len(rounds), "cpu_range": (cpu[0], cpu[-1])}
+            "rounds": len(rounds), "cpu_range": (cpu[0], cpu[-1]),
+            "cpu_by_round": [r["cpu_ms_per_task"] for r in rounds]}
+
+
+def paired_ratio(m: dict, base: dict) -> tuple[float, float, float] | None:
+    """Median, min and max of the per-round ratios ``m``/``base`` (rounds interleaved, so
+    each pair ran side by side in time); None without pairs."""
+    pairs = [a / b for a, b in zip(m.get("cpu_by_round", ()), base.get("cpu_by_round", ()))
+             if b]
+    if not pairs:
+        return None
+    return statistics.median(pairs), min(pairs), max(pairs)
 
 
 ONE_SLOT = (("raw", "raw", "WARNING"), ("swfd", "swfd", "WARNING"),
@@ -148,6 +159,10 @@ def cpu_and_throughput(res: Results, endpoint_url: str, n: int, rounds: int,
                                                    "measured"))
         elif kind == "swfd-info":  # issue 11's target row
             r_raw, s_raw = ratio(value, raw, "raw loop")
+            paired = paired_ratio(m, measured.get(("raw", 1), {}))
+            if paired is not None:
+                note += (f"; per round against the raw loop's round: median {paired[0]:.2f}x "
+                         f"(range {paired[1]:.2f}-{paired[2]:.2f}x)")
             res.add(fig, names[kind], value, "ms/task", ratio=s_raw,
                     target="<= 1.0x raw loop (stretch <= 0.7x)",
                     met=None if r_raw is None else r_raw <= 1.0,

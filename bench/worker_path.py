@@ -173,6 +173,7 @@ def pieces(n: int) -> dict[str, float]:
         out["scoreboard write (task in hand)"] = per_call(lambda: slot.update(
             state="running", since=time.time(), type="noop/1",
             task={"workflowId": "w" * 36, "runId": "r" * 44, "activityId": "a-1"}), n)
+    out.update(signing_pieces(n))
     titles = ("swfd worker:bench #0 idle", "swfd worker:bench #0 noop/1 0s")
     flip = [0]
 
@@ -182,6 +183,30 @@ def pieces(n: int) -> dict[str, float]:
 
     out["process title change"] = per_call(title, n)
     return out
+
+
+def signing_pieces(n: int) -> dict[str, float]:
+    """One request signed by botocore's SigV4 and by swfd's (the day's key kept)."""
+    import botocore.auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    from swfd.swf.signing import CachedKeySigV4Auth
+
+    credentials = Credentials(CREDENTIALS["aws_access_key_id"],
+                              CREDENTIALS["aws_secret_access_key"])
+
+    def signer(cls: type) -> Callable[[], None]:
+        auth = cls(credentials, "swf", "us-east-1")
+
+        def sign() -> None:
+            auth.add_auth(AWSRequest(method="POST", url="http://127.0.0.1:9/", data=b"{}",
+                                     headers={"X-Amz-Target": "x"}))
+        return sign
+
+    return {"SigV4 signature, botocore's": per_call(signer(botocore.auth.SigV4Auth), n),
+            "SigV4 signature, swfd's (key kept for the day)": per_call(
+                signer(CachedKeySigV4Auth), n)}
 
 
 def run(n: int = 2000, rounds: int = 5) -> dict[str, Any]:

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 
 from bench.driver import ROOT, bench_env
-from bench.procs import all_stats, die_with_parent, read_stat, tree_cpu_seconds, tree_pids
+from bench.procs import all_stats, die_with_parent, read_stat, tree_cpu_precise, tree_pids
 
 KINDS = ("raw", "swfd", "simpleflow")
 
@@ -74,7 +74,7 @@ class Workers:
         return sorted({pid for root in self.roots for pid in tree_pids(root, stats)})
 
     def cpu(self) -> float:
-        return tree_cpu_seconds(self.roots)
+        return tree_cpu_precise(self.roots)
 
     def worker_pids(self) -> list[int]:
         """The processes that poll: the slots (not the launcher or the supervisor)."""
