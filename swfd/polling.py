@@ -104,6 +104,10 @@ class PollingChild:
     #: Whether botocore checks each request against the model before sending it.
     #: Off only where swfd builds every parameter itself (see ActivityPoller).
     validate_requests: ClassVar[bool] = True
+    #: Whether a task's start and end are staged for a thread of the child's own to
+    #: write (title and scoreboard) instead of written at once: the activity worker,
+    #: whose heartbeat thread ticks while tasks come (see ``stage_task_end``).
+    status_on_tick: ClassVar[bool] = False
 
     def __init__(self, settings: Any, pool: Any, registry: Any, lifecycle: Lifecycle,
                  client: Any, identity: str, ready_fd: int | None = None,
@@ -190,8 +194,9 @@ class PollingChild:
                 self.handle(polled)
             finally:
                 self.tasks_done += 1
-                # One scoreboard write per finished task: back to polling, with the count.
-                self.show_state("polling", task=None, type=None, tasks=self.tasks_done)
+                # Back to polling, with the count: written now, or staged for the tick.
+                self.show_state("polling", staged=self.stage_task_end(), task=None,
+                                type=None, tasks=self.tasks_done)
             code = self.recycle_code()
             if code is not None:
                 self.show_state("recycling")
@@ -202,16 +207,22 @@ class PollingChild:
 
     # -- what it is doing: title and scoreboard -------------------------------------------
 
-    def show_state(self, state: str, **fields: Any) -> None:
+    def show_state(self, state: str, *, staged: bool = False, **fields: Any) -> None:
         """``polling`` (idle), ``draining``, ``recycling``: title and scoreboard, written
-        when the state changes or ``fields`` (e.g. the tasks done) come with it."""
+        when the state changes or ``fields`` (e.g. the tasks done) come with it; the
+        scoreboard only staged with ``staged`` (the title is unchanged then anyway when
+        the task's own title was never shown)."""
         if state != self.state:
             metrics.child_state(self.pool.section, self.state, state)
             self.state = state
             set_title(f"{self.title} {'idle' if state == 'polling' else state}")
             fields["since"] = time.time()
         if fields:
-            self.board.update(state=state, **fields)
+            (self.board.stage if staged else self.board.update)(state=state, **fields)
+
+    def stage_task_end(self) -> bool:
+        """Whether the end of the task just done may be staged (see status_on_tick)."""
+        return False
 
     def show_task(self, type_name: str, ids: dict[str, Any]) -> None:
         """A task in hand: its type and ids on the scoreboard; in the title, its type and
@@ -223,14 +234,19 @@ class PollingChild:
         if getattr(self.settings, "proctitle_tasks", False):
             shown = " " + " ".join(f"{v}" for v in ids.values() if v)
         self.task_title = f"{self.title} {type_name}{shown}"
+        if self.status_on_tick:  # shown by the first tick, if the task lasts that long
+            self.board.stage(state="running", since=time.time(), type=type_name, task=ids)
+            return
         set_title(f"{self.task_title} 0s")
         self.board.update(state="running", since=time.time(), type=type_name, task=ids)
 
     def show_task_age(self) -> None:
-        """Refresh the age in the title (called at most once a second, by the worker's
-        heartbeat thread while a task runs)."""
+        """The task's title with its age, and what was staged for the scoreboard (called
+        by the worker's heartbeat thread: at its first tick of a task, then once a
+        second)."""
         if self.state == "running":
             set_title(f"{self.task_title} {time.monotonic() - self.task_since:.0f}s")
+            self.board.flush()
 
     def note_error(self, error: BaseException, ids: dict[str, Any]) -> None:
         """The last error, for ``swfd status``: type, ids and time; never the message."""

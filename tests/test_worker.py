@@ -357,3 +357,52 @@ def test_a_burst_of_tasks_does_not_wake_the_heartbeat_thread_for_each(loops, swf
     assert h.types(events).count("ActivityTaskCompleted") == 12
     assert events[-1]["eventType"] == "WorkflowExecutionCompleted"
     assert len(asleep) == 12 and sum(asleep) <= 2, asleep
+
+
+def test_status_shows_tasks_that_last_a_tick_and_counts_every_task(env, swf_client, domain,
+                                                                  tmp_path, monkeypatch):
+    """The worker stages a task's start and end for its heartbeat thread (two scoreboard
+    writes and two title changes fewer per short task): a task that lasts a tick shows
+    as running with its type, short ones never do, and the count of tasks done is on
+    the scoreboard within a tick of the last one, and stays there once the thread is
+    quiet."""
+    import threading
+
+    from swfd import proctitle
+    from swfd.lifecycle import Lifecycle
+    from swfd.scoreboard import Scoreboard, ScoreboardSlot
+    from swfd.worker import ActivityPoller
+
+    settings, registry = env
+    titles: list[str] = []
+    monkeypatch.setattr(proctitle, "_set", titles.append)  # the test process's own title
+    board = Scoreboard.create(str(tmp_path / "board"), 1)
+    slot = ScoreboardSlot(board, 0, pool="worker:default", slot=0)
+    lifecycle = Lifecycle()
+    loop = threading.Thread(target=ActivityPoller.start, daemon=True, args=(
+        settings, h.pool_of(settings, "worker"), registry, lifecycle), kwargs={"board": slot})
+    decider = h.LoopThread("decider", settings, h.pool_of(settings, "decider"), registry)
+    loop.start(), decider.start()
+    try:
+        run = run_activity(swf_client, domain, {"activity": "Echo", "input": {"n": 1},
+                                                "count": 12})
+        assert h.types(h.wait_closed(swf_client, domain, run, timeout=40)).count(
+            "ActivityTaskCompleted") == 12
+        wait_for(lambda: (board.read(0) or {}).get("tasks") == 12, 5,
+                 message=f"12 tasks on the scoreboard: {board.read(0)}")
+        assert board.read(0)["state"] == "polling" and board.read(0)["task"] is None
+        run = run_activity(swf_client, domain, {"activity": "Sleep", "input": {"seconds": 1.5}})
+        shown = wait_for(lambda: (r := board.read(0)) and r["state"] == "running" and r, 20,
+                         message="the sleeping task on the scoreboard")
+        assert shown["type"] == "Sleep/1" and shown["task"]["activityId"] == "act-0"
+        assert any(t.endswith(" Sleep/1 0s") for t in titles), titles
+        assert not any(" Echo/1 " in t for t in titles), titles  # never shown: too short
+        h.wait_closed(swf_client, domain, run, timeout=40)
+        wait_for(lambda: (board.read(0) or {}).get("tasks") == 13, 5,
+                 message=f"13 tasks on the scoreboard: {board.read(0)}")
+        assert board.read(0)["state"] == "polling" and titles[-1].endswith(" idle"), titles
+    finally:
+        lifecycle.drain("test over")
+        decider.stop()
+        loop.join(30)
+        board.close()
