@@ -64,9 +64,24 @@ def paired_ratio(m: dict, base: dict) -> tuple[float, float, float] | None:
     return statistics.median(pairs), min(pairs), max(pairs)
 
 
-ONE_SLOT = (("raw", "raw", "WARNING"), ("swfd", "swfd", "WARNING"),
-            ("simpleflow", "simpleflow", "WARNING"), ("swfd-info", "swfd", "INFO"),
+# The first two of a plan run next to each other in every round (in alternating
+# order); the others rotate after them. For one slot that pair is the target's.
+ONE_SLOT = (("raw", "raw", "WARNING"), ("swfd-info", "swfd", "INFO"),
+            ("swfd", "swfd", "WARNING"), ("simpleflow", "simpleflow", "WARNING"),
             ("swfd-daemon", "swfd-daemon", "WARNING"))
+TWO_SLOTS = (("raw", "raw", "WARNING"), ("swfd", "swfd", "WARNING"),
+             ("simpleflow", "simpleflow", "WARNING"))
+
+
+def round_order(keys: list[str], r: int) -> list[str]:
+    """Round ``r``'s order: the first two keys side by side, swapped every other round,
+    then the rest rotated by one a round."""
+    pair, rest = keys[:2], keys[2:]
+    if r % 2:
+        pair = pair[::-1]
+    if rest:
+        rest = rest[r % len(rest):] + rest[:r % len(rest)]
+    return pair + rest
 
 
 def interleaved_rounds(res: Results, swf, endpoint_url: str, n: int, rounds: int,
@@ -96,7 +111,7 @@ def interleaved_rounds(res: Results, swf, endpoint_url: str, n: int, rounds: int
                     broken.stop()
         keys = list(started)
         for r in range(rounds):
-            order = keys[r % len(keys):] + keys[:r % len(keys)] if keys else []
+            order = round_order(keys, r)
             for key in order:
                 try:
                     m = measure_batch(swf, started[key], f"{key}-{slots}", n,
@@ -120,7 +135,7 @@ def cpu_and_throughput(res: Results, endpoint_url: str, n: int, rounds: int,
     interleaved_rounds(res, swf, endpoint_url, n, rounds, tmpdir, measured, 1, ONE_SLOT)
     # Two processes each (throughput under contention); fewer rounds.
     interleaved_rounds(res, swf, endpoint_url, n, max(2, rounds // 2), tmpdir, measured, 2,
-                       ONE_SLOT[:3])
+                       TWO_SLOTS)
     res.series["workers"] = {f"{k}x{s}": v for (k, s), v in measured.items()}
 
     def get(kind: str, slots: int, key: str) -> float | None:
@@ -158,11 +173,18 @@ def cpu_and_throughput(res: Results, endpoint_url: str, n: int, rounds: int,
                 "simpleflow", met=met, note=note + ("" if r_peer else "; simpleflow not "
                                                    "measured"))
         elif kind == "swfd-info":  # issue 11's target row
+            # Judged on the per-round pairs: each swfd round against the raw loop's round
+            # next to it in time, so a load that drifts over the run (other sessions on
+            # this machine) moves both sides of each pair alike. The ratio of the two
+            # medians is stated beside it.
             r_raw, s_raw = ratio(value, raw, "raw loop")
             paired = paired_ratio(m, measured.get(("raw", 1), {}))
             if paired is not None:
-                note += (f"; per round against the raw loop's round: median {paired[0]:.2f}x "
-                         f"(range {paired[1]:.2f}-{paired[2]:.2f}x)")
+                r_raw = paired[0]
+                note += (f"; ratio = median of the per-round ratios against the raw loop's "
+                         f"round beside it (range {paired[1]:.2f}-{paired[2]:.2f}x); ratio "
+                         f"of the medians {s_raw}")
+                s_raw = f"{paired[0]:.2f}x raw loop (per-round pairs)"
             res.add(fig, names[kind], value, "ms/task", ratio=s_raw,
                     target="<= 1.0x raw loop (stretch <= 0.7x)",
                     met=None if r_raw is None else r_raw <= 1.0,

@@ -69,3 +69,14 @@ def test_results_markdown_lists_every_row(tmp_path):
     text = path.read_text()
     assert "| 1. worker CPU per no-op task | swfd worker | 1.50 | ms/task | 1.10x raw loop" in text
     assert "not measured: swfd.supervisor not available" in text
+
+
+def test_the_target_pair_runs_side_by_side_in_every_round():
+    keys = ["raw", "swfd-info", "swfd", "simpleflow", "swfd-daemon"]
+    orders = [fig_workers.round_order(keys, r) for r in range(6)]
+    assert [o[:2] for o in orders[:2]] == [["raw", "swfd-info"], ["swfd-info", "raw"]]
+    assert all(sorted(o) == sorted(keys) and set(o[:2]) == {"raw", "swfd-info"}
+               for o in orders)
+    assert fig_workers.paired_ratio({"cpu_by_round": [2.0, 3.0, 1.0]},
+                                    {"cpu_by_round": [2.0, 2.0, 2.0]}) == (1.0, 0.5, 1.5)
+    assert fig_workers.paired_ratio({}, {"cpu_by_round": [1.0]}) is None
