@@ -68,7 +68,7 @@ def paired_ratio(m: dict, base: dict) -> tuple[float, float, float] | None:
 # order); the others rotate after them. For one slot that pair is the target's.
 ONE_SLOT = (("raw", "raw", "WARNING"), ("swfd-info", "swfd", "INFO"),
             ("swfd", "swfd", "WARNING"), ("simpleflow", "simpleflow", "WARNING"),
-            ("swfd-daemon", "swfd-daemon", "WARNING"))
+            ("swfd-daemon", "swfd-daemon", "INFO"))
 TWO_SLOTS = (("raw", "raw", "WARNING"), ("swfd", "swfd", "WARNING"),
              ("simpleflow", "simpleflow", "WARNING"))
 
@@ -147,7 +147,8 @@ def cpu_and_throughput(res: Results, endpoint_url: str, n: int, rounds: int,
     peer = get("simpleflow", 1, "cpu_ms_per_task")
     names["swfd-info"] = ("swfd worker, log_level INFO, log_format json, heartbeat thread "
                           "running")
-    names["swfd-daemon"] = "swfd worker under the real daemon (swfd --config; tree incl. supervisor and generation)"
+    names["swfd-daemon"] = ("swfd worker under the real daemon (swfd --config; tree incl. "
+                            "supervisor and generation), log_level INFO, log_format json")
     for kind in (*workers.KINDS, "swfd-info", "swfd-daemon"):
         value = get(kind, 1, "cpu_ms_per_task")
         m = measured.get((kind, 1), {})
@@ -159,7 +160,7 @@ def cpu_and_throughput(res: Results, endpoint_url: str, n: int, rounds: int,
         note = (f"median of {m['rounds']} interleaved rounds of {m['tasks'] // m['rounds']} "
                 f"tasks (range {low:.2f}-{high:.2f}), 1 process, whole process tree; "
                 f"{lost} not completed")
-        if kind != "swfd-info":
+        if kind not in ("swfd-info", "swfd-daemon"):
             note += "; log level WARNING"
 
         if kind == "swfd":
