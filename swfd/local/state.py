@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import base64
 import json
+import json.encoder
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from swfd.local.faults import SWFFault
 
@@ -58,9 +59,31 @@ def attributes_key(event_type: str) -> str:
     return event_type[0].lower() + event_type[1:] + "EventAttributes"
 
 
-# json.dumps with any option builds a new encoder per call; the hot path (every call
-# writes its execution's state, its events and the answer) shares this one instead.
-dumps_compact = json.JSONEncoder(separators=(",", ":")).encode
+def _not_serializable(value: Any) -> Any:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _compact_encoder() -> Callable[[Any], str]:
+    """``json.dumps(value, separators=(",", ":"))``, made once for the hot path (every
+    call writes its execution's state, its events, a token and the answer).
+
+    ``JSONEncoder.encode`` builds a new C encoder object and a dict for its
+    circular-reference check on every call (1-2 us of a 2-6 us encode); this one
+    is built once and checks no cycles (the engine's values are plain trees).
+    Without json's C accelerator, the plain encoder."""
+    make = json.encoder.c_make_encoder
+    if make is None:
+        return json.JSONEncoder(separators=(",", ":")).encode
+    encode = make(None, _not_serializable, json.encoder.encode_basestring_ascii, None, ":", ",",
+                  False, False, True)
+
+    def dumps(value: Any) -> str:
+        return "".join(encode(value, 0))
+
+    return dumps
+
+
+dumps_compact = _compact_encoder()
 
 
 def encode_token(data: Any) -> str:
