@@ -11,6 +11,7 @@ rebuilds exactly what was acknowledged.
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import json.encoder
 import time
@@ -90,9 +91,13 @@ def encode_token(data: Any) -> str:
     return base64.urlsafe_b64encode(dumps_compact(data).encode()).decode()
 
 
+# base64.urlsafe_b64decode, without its checks of what it is given (a token is a str)
+_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
+
+
 def decode_token(token: str, what: str) -> Any:
     try:
-        return json.loads(base64.urlsafe_b64decode(token.encode()))
+        return json.loads(binascii.a2b_base64(token.encode().translate(_FROM_URLSAFE)))
     except (ValueError, TypeError, UnicodeError):  # garbage is the client's error
         raise SWFFault("ValidationException", f"invalid {what}: {token[:64]!r}") from None
 
@@ -102,8 +107,8 @@ def decode_task_token(token: str, kind: str) -> tuple[str, int, int]:
     "D" decision); ValidationException for anything else, never an error of ours."""
     data = decode_token(token, "taskToken")
     if not (isinstance(data, list) and len(data) == 4 and data[0] == kind
-            and isinstance(data[1], str)
-            and all(type(v) is int and 0 <= v <= MAX_EVENTS for v in data[2:])):
+            and isinstance(data[1], str) and type(data[2]) is int and type(data[3]) is int
+            and 0 <= data[2] <= MAX_EVENTS and 0 <= data[3] <= MAX_EVENTS):
         what = "an activity" if kind == "A" else "a decision"
         raise SWFFault("ValidationException", f"taskToken is not {what} task token")
     return data[1], data[2], data[3]
