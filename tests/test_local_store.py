@@ -265,12 +265,14 @@ def test_retention_deletes_in_batches_and_truncates_the_wal(tmp_path):
         engine.retention.stop()  # the test sweeps itself
         for i in range(1000):
             c("StartWorkflowExecution", {"domain": "r0", "workflowId": f"w{i}",
-                                         "workflowType": {"name": "W", "version": "1"}})
+                                         "workflowType": {"name": "W", "version": "1"},
+                                         "tagList": ["odd", f"t{i % 3}"] if i % 2 else []})
             c("TerminateWorkflowExecution", {"domain": "r0", "workflowId": f"w{i}"})
         assert engine.retention.sweep() == 1000
         assert engine.retention.last["batches"] >= 5  # 200 per batch at most
         assert os.path.getsize(database + "-wal") == 0
-        assert engine.store.db.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0
+        for table in ("events", "executions"):
+            assert engine.store.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] == 0
     finally:
         engine.close()
 
@@ -373,6 +375,46 @@ def test_a_schema_2_database_gets_its_summary_columns(tmp_path):
         engine.close()
 
 
+def test_closed_counts_by_tag_agree_with_the_lists(tmp_path):
+    """CountClosed and ListClosed with the same tagFilter agree, for start and close time
+    windows; open executions and tags that are only part of another do not count."""
+    now = [1_000_000.0]
+    engine = Engine(str(tmp_path / "swf.sqlite3"), poll_timeout=0.1, clock=lambda: now[0])
+    try:
+        engine.retention.stop()
+        c = engine.call
+        c("RegisterDomain", {"name": "d", "workflowExecutionRetentionPeriodInDays": "1"})
+        c("RegisterWorkflowType", {"domain": "d", "name": "W", "version": "1",
+                                   "defaultTaskList": {"name": "tl"},
+                                   "defaultExecutionStartToCloseTimeout": "60",
+                                   "defaultTaskStartToCloseTimeout": "10",
+                                   "defaultChildPolicy": "TERMINATE"})
+        tags = ["a", "ab", 'a"b', "\u00e9", "a"]
+        for i in range(40):
+            now[0] += 10
+            c("StartWorkflowExecution", {"domain": "d", "workflowId": f"w{i}",
+                                         "workflowType": {"name": "W", "version": "1"},
+                                         "tagList": tags[i % 5:i % 5 + 1 + i % 3]})
+            if i % 7 != 3:  # a few stay open
+                now[0] += 5 * (i % 4)
+                c("TerminateWorkflowExecution", {"domain": "d", "workflowId": f"w{i}"})
+        windows = [{"oldestDate": 0}, {"oldestDate": 1_000_100, "latestDate": 1_000_300},
+                   {"oldestDate": 1_000_250}]
+        for tag in ("a", "ab", 'a"b', "\u00e9", "b", "zz"):
+            for column in ("startTimeFilter", "closeTimeFilter"):
+                for window in windows:
+                    query = {"domain": "d", column: window, "tagFilter": {"tag": tag}}
+                    counted = c("CountClosedWorkflowExecutions", query)["count"]
+                    listed = c("ListClosedWorkflowExecutions",
+                               {**query, "maximumPageSize": 1000})["executionInfos"]
+                    assert counted == len(listed), (tag, column, window)
+                    assert all(tag in info["tagList"] for info in listed)
+        assert c("CountClosedWorkflowExecutions", {"domain": "d", "startTimeFilter": {
+            "oldestDate": 0}, "tagFilter": {"tag": "a"}})["count"] > 0
+    finally:
+        engine.close()
+
+
 def test_a_schema_3_database_opens_with_its_closed_indexes_rebuilt(tmp_path):
     """A file written by schema 3 (closed-time indexes without type and tags) opens, keeps
     every execution, and counts by type and tag from the rebuilt indexes."""
@@ -402,6 +444,9 @@ def test_a_schema_3_database_opens_with_its_closed_indexes_rebuilt(tmp_path):
         assert engine.call("CountClosedWorkflowExecutions", since)["count"] == 4
         assert engine.call("CountClosedWorkflowExecutions",
                            {**since, "tagFilter": {"tag": "odd"}})["count"] == 2
+        assert engine.call("CountClosedWorkflowExecutions", {
+            "domain": "d", "closeTimeFilter": {"oldestDate": 0},
+            "tagFilter": {"tag": "odd"}})["count"] == 2
         listed = engine.call("ListClosedWorkflowExecutions",
                              {**since, "typeFilter": {"name": "W"}})["executionInfos"]
         assert sorted(i["execution"]["workflowId"] for i in listed) == ["w0", "w1", "w2", "w3"]
