@@ -144,12 +144,16 @@ _NOT_IN_STATE = ("events", "persisted", "activities", "by_scheduled", "stored_st
 # An execution's members that never change once it has started (set in
 # ``create_execution``; a reload builds a new object): ``to_json`` encodes them once
 # per execution and every later state write only the rest (the state of a small
-# execution is about half these; a call writes it once, at commit).
-_FIXED_IN_STATE = ("run_id", "workflow_id", "domain", "workflow_type", "task_list", "priority",
+# execution is about half these; a call writes it once, at commit). Every member is in
+# exactly one of these three or is timers, children or decision (a test checks):
+# a member that can change must not be in _FIXED_IN_STATE (task_list changes with a
+# decision's task list override).
+_FIXED_IN_STATE = ("run_id", "workflow_id", "domain", "workflow_type", "priority",
                    "execution_timeout", "task_timeout", "child_policy", "lambda_role", "tags",
                    "start_ts", "parent", "parent_initiated_id", "seq")
-_CHANGING_IN_STATE = ("close_ts", "close_status", "cancel_requested", "decision_pending",
-                      "previous_started", "latest_context", "latest_activity_ts", "override")
+_CHANGING_IN_STATE = ("task_list", "close_ts", "close_status", "cancel_requested",
+                      "decision_pending", "previous_started", "latest_context",
+                      "latest_activity_ts", "override")
 
 
 def activity_json(act: Activity) -> str:
@@ -265,7 +269,7 @@ class Execution:
     # Not serialised: the state JSON its SQLite row holds (None: no row written or read
     # yet), so a call that changed only events or activities does not rewrite the row.
     stored_state: str | None = field(default=None, repr=False)
-    # Not serialised: the JSON of its _FIXED_IN_STATE members, "{...," (see to_json).
+    # Not serialised: the JSON of its _FIXED_IN_STATE members, '{...' (see to_json).
     fixed_json: str | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
