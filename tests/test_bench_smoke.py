@@ -15,7 +15,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from bench import driver, fig_decider, fig_endpoint, fig_workers, workers
+from bench import driver, fig_ceiling, fig_decider, fig_endpoint, fig_workers, workers
 from bench.report import write_markdown
 from bench.results import Results
 
@@ -49,6 +49,18 @@ def test_endpoint_latency_samples(endpoint):
     samples = fig_endpoint.latency(endpoint.url, 5)
     assert len(samples) == 5
     assert all(s > 0 for s in samples)
+
+
+def test_endpoint_ceiling_window_and_capacity(endpoint):
+    """Figure 7d's featherweight clients for a 1 s window: cycles counted, the endpoint's
+    CPU read, and its one-core capacity is 1 / its CPU per task (3 tasks a 7-call cycle)."""
+    fig_endpoint.setup(endpoint.url)
+    m = fig_ceiling.ceiling(endpoint.url, endpoint.proc.pid, 1.0, procs=1, threads=1)
+    assert not m["errors"]
+    assert m["cycles"] > 0 and m["calls"] == 7 * m["cycles"]
+    assert m["cpu_ms_per_call"] > 0
+    per_task_s = m["cpu_ms_per_call"] / 1000 * 7 / 3
+    assert abs(fig_ceiling.capacity(m) - 1 / per_task_s) < 1e-6 * fig_ceiling.capacity(m)
 
 
 def test_decider_cost_on_a_small_history():

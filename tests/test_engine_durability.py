@@ -77,6 +77,42 @@ def test_restart_keeps_executions_tokens_and_queued_tasks(tmp_path):
         engine.close()
 
 
+def test_restart_keeps_every_member_of_an_execution(tmp_path):
+    """The state written after a change of a member set at start (the task list, by a
+    decision's override) is what a restart reads: the next decision task goes to the
+    new list. And every member of Execution is written: in the members encoded once,
+    in those encoded at every write, or in a table of its own."""
+    import dataclasses
+
+    from swfd.local import state
+
+    serialised = (set(state._FIXED_IN_STATE) | set(state._CHANGING_IN_STATE)
+                  | {"timers", "children", "decision"})
+    members = {f.name for f in dataclasses.fields(state.Execution)}
+    assert members == serialised | set(state._NOT_IN_STATE)
+    assert not set(state._FIXED_IN_STATE) & set(state._CHANGING_IN_STATE)
+    assert not serialised & set(state._NOT_IN_STATE)
+
+    db = str(tmp_path / "swf.sqlite3")
+    engine = make_engine(db)
+    run_id = start(engine, tagList=["a"])
+    engine.call("RespondDecisionTaskCompleted", {
+        "taskToken": poll_decision(engine)["taskToken"], "decisions": [],
+        "taskList": {"name": "moved"}})
+    before = engine.open_runs[run_id]
+    assert before.task_list == "moved"
+    engine.close()
+    engine = Engine(db, poll_timeout=0.1)
+    try:
+        after = engine.open_runs[run_id]
+        assert after.to_json() == before.to_json()
+        engine.call("SignalWorkflowExecution", {"domain": "d", "workflowId": "w1",
+                                                "signalName": "s"})
+        assert poll_decision(engine, "moved")["startedEventId"] > 0
+    finally:
+        engine.close()
+
+
 def test_timers_that_came_due_while_down_fire_on_start(tmp_path):
     db = str(tmp_path / "swf.sqlite3")
     engine = make_engine(db)

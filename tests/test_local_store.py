@@ -29,6 +29,7 @@ from test_local_support import decision, poll_decision, register_workflow_type, 
 
 from swfd.local.engine import DatabaseFileError, Engine
 from swfd.local.server import LocalEndpoint
+from swfd.local.store import SCHEMA_VERSION
 from swfd.testing import free_port, wait_for
 
 
@@ -264,12 +265,14 @@ def test_retention_deletes_in_batches_and_truncates_the_wal(tmp_path):
         engine.retention.stop()  # the test sweeps itself
         for i in range(1000):
             c("StartWorkflowExecution", {"domain": "r0", "workflowId": f"w{i}",
-                                         "workflowType": {"name": "W", "version": "1"}})
+                                         "workflowType": {"name": "W", "version": "1"},
+                                         "tagList": ["odd", f"t{i % 3}"] if i % 2 else []})
             c("TerminateWorkflowExecution", {"domain": "r0", "workflowId": f"w{i}"})
         assert engine.retention.sweep() == 1000
         assert engine.retention.last["batches"] >= 5  # 200 per batch at most
         assert os.path.getsize(database + "-wal") == 0
-        assert engine.store.db.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0
+        for table in ("events", "executions"):
+            assert engine.store.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] == 0
     finally:
         engine.close()
 
@@ -328,7 +331,11 @@ def test_closed_lists_come_from_summary_columns_and_counts_from_an_index(tmp_pat
         assert [i["cancelRequested"] for i in listed[2:]] == [True, False, False]
         db = endpoint.engine.store.db
         for time_filter in ("startTimeFilter", "closeTimeFilter"):
-            for extra in ({}, {"closeStatusFilter": {"status": "TERMINATED"}}):
+            for extra, wanted in (({}, 5), ({"closeStatusFilter": {"status": "TERMINATED"}}, 5),
+                                  ({"typeFilter": {"name": "W"}}, 4),
+                                  ({"typeFilter": {"name": "P", "version": "1.0"}}, 1),
+                                  ({"tagFilter": {"tag": "t"}}, 2),
+                                  ({"tagFilter": {"tag": "n1 \u2713"}}, 1)):
                 statements: list[str] = []
                 db.set_trace_callback(statements.append)
                 try:
@@ -336,7 +343,7 @@ def test_closed_lists_come_from_summary_columns_and_counts_from_an_index(tmp_pat
                         domain=domain, **{time_filter: {"oldestDate": 0}}, **extra)["count"]
                 finally:
                     db.set_trace_callback(None)
-                assert counted == 5
+                assert counted == wanted, (time_filter, extra)
                 sql = next(s for s in statements if "COUNT(*)" in s)
                 plan = " ".join(str(row) for row in db.execute(f"EXPLAIN QUERY PLAN {sql}"))
                 assert "COVERING INDEX" in plan, (time_filter, extra, plan)
@@ -363,7 +370,87 @@ def test_a_schema_2_database_gets_its_summary_columns(tmp_path):
         infos = engine.call("ListClosedWorkflowExecutions", {
             "domain": "d", "startTimeFilter": {"oldestDate": 0}})["executionInfos"]
         assert infos[0]["cancelRequested"] is True
-        assert engine.store.db.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert engine.store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    finally:
+        engine.close()
+
+
+def test_closed_counts_by_tag_agree_with_the_lists(tmp_path):
+    """CountClosed and ListClosed with the same tagFilter agree, for start and close time
+    windows; open executions and tags that are only part of another do not count."""
+    now = [1_000_000.0]
+    engine = Engine(str(tmp_path / "swf.sqlite3"), poll_timeout=0.1, clock=lambda: now[0])
+    try:
+        engine.retention.stop()
+        c = engine.call
+        c("RegisterDomain", {"name": "d", "workflowExecutionRetentionPeriodInDays": "1"})
+        c("RegisterWorkflowType", {"domain": "d", "name": "W", "version": "1",
+                                   "defaultTaskList": {"name": "tl"},
+                                   "defaultExecutionStartToCloseTimeout": "60",
+                                   "defaultTaskStartToCloseTimeout": "10",
+                                   "defaultChildPolicy": "TERMINATE"})
+        tags = ["a", "ab", 'a"b', "\u00e9", "a"]
+        for i in range(40):
+            now[0] += 10
+            c("StartWorkflowExecution", {"domain": "d", "workflowId": f"w{i}",
+                                         "workflowType": {"name": "W", "version": "1"},
+                                         "tagList": tags[i % 5:i % 5 + 1 + i % 3]})
+            if i % 7 != 3:  # a few stay open
+                now[0] += 5 * (i % 4)
+                c("TerminateWorkflowExecution", {"domain": "d", "workflowId": f"w{i}"})
+        windows = [{"oldestDate": 0}, {"oldestDate": 1_000_100, "latestDate": 1_000_300},
+                   {"oldestDate": 1_000_250}]
+        for tag in ("a", "ab", 'a"b', "\u00e9", "b", "zz"):
+            for column in ("startTimeFilter", "closeTimeFilter"):
+                for window in windows:
+                    query = {"domain": "d", column: window, "tagFilter": {"tag": tag}}
+                    counted = c("CountClosedWorkflowExecutions", query)["count"]
+                    listed = c("ListClosedWorkflowExecutions",
+                               {**query, "maximumPageSize": 1000})["executionInfos"]
+                    assert counted == len(listed), (tag, column, window)
+                    assert all(tag in info["tagList"] for info in listed)
+        assert c("CountClosedWorkflowExecutions", {"domain": "d", "startTimeFilter": {
+            "oldestDate": 0}, "tagFilter": {"tag": "a"}})["count"] > 0
+    finally:
+        engine.close()
+
+
+def test_a_schema_3_database_opens_with_its_closed_indexes_rebuilt(tmp_path):
+    """A file written by schema 3 (closed-time indexes without type and tags) opens, keeps
+    every execution, and counts by type and tag from the rebuilt indexes."""
+    database = str(tmp_path / "swf.sqlite3")
+    engine = make_engine(database)
+    for i in range(4):
+        start(engine, f"w{i}", tagList=["odd"] if i % 2 else [])
+        engine.call("TerminateWorkflowExecution", {"domain": "d", "workflowId": f"w{i}"})
+    start(engine, "open")
+    engine.close()
+    conn = sqlite3.connect(database)  # as schema 3 had it
+    conn.executescript(
+        "DROP INDEX executions_closed_by_start; DROP INDEX executions_closed_by_close;"
+        "CREATE INDEX executions_closed_by_start ON executions"
+        " (domain, start_ts, seq, close_ts, close_status, is_open) WHERE is_open = 0;"
+        "CREATE INDEX executions_closed_by_close ON executions"
+        " (domain, close_ts, seq, close_status, is_open) WHERE is_open = 0;"
+        "PRAGMA user_version=3;")
+    conn.close()
+    engine = Engine(database, poll_timeout=0.1)
+    try:
+        db = engine.store.db
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 4
+        columns = {row[2] for row in db.execute("PRAGMA index_info(executions_closed_by_close)")}
+        assert {"type_name", "type_version", "tags"} <= columns
+        since = {"domain": "d", "startTimeFilter": {"oldestDate": 0}}
+        assert engine.call("CountClosedWorkflowExecutions", since)["count"] == 4
+        assert engine.call("CountClosedWorkflowExecutions",
+                           {**since, "tagFilter": {"tag": "odd"}})["count"] == 2
+        assert engine.call("CountClosedWorkflowExecutions", {
+            "domain": "d", "closeTimeFilter": {"oldestDate": 0},
+            "tagFilter": {"tag": "odd"}})["count"] == 2
+        listed = engine.call("ListClosedWorkflowExecutions",
+                             {**since, "typeFilter": {"name": "W"}})["executionInfos"]
+        assert sorted(i["execution"]["workflowId"] for i in listed) == ["w0", "w1", "w2", "w3"]
+        assert engine.call("CountOpenWorkflowExecutions", since)["count"] == 1
     finally:
         engine.close()
 

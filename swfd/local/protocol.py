@@ -337,12 +337,52 @@ class _Handler(BaseHTTPRequestHandler):
             return
         whole = b"\r\n\r\n" in arrived or b"\n\n" in arrived
         self._buffered = len(arrived) if whole else None
+        if whole and self._plain_post(arrived):
+            self._answer_post()
+            return
         if not whole:
             watcher.expire(self.deadline, server.header_timeout)
         try:
             super().handle_one_request()
         finally:
             self.deadline.when = None
+
+    def _plain_post(self, data: bytes) -> bool:
+        """Take the request's head from ``data`` (the buffer) in one go when it is a plain
+        ``POST`` whose whole head is there (the usual case: it came in one segment):
+        True once it is parsed and consumed. Anything else (another method, a head
+        in pieces, bare LF line ends, a line without a colon, past the limits) is
+        left to ``http.server`` and the line-by-line ``parse_request``, which answer
+        it as before."""
+        end = data.find(b"\r\n\r\n")
+        if (end <= 0 or end > MAX_HEADER_LINE or not data.startswith(b"POST ")
+                or data.count(b"\n", 0, end) != data.count(b"\r\n", 0, end)):
+            return False
+        lines = str(data[:end], "iso-8859-1").split("\r\n")
+        parts = lines[0].split()
+        if (len(lines) < 2 or len(lines) > MAX_HEADERS + 1 or len(parts) != 3
+                or parts[2] not in ("HTTP/1.1", "HTTP/1.0")):
+            return False
+        headers: dict[str, str] = {}
+        for line in lines[1:]:
+            name, colon, value = line.partition(":")
+            if not colon:
+                return False
+            headers[name.strip().lower()] = value.strip()
+        self.rfile.read(end + 4)
+        self.raw_requestline = data[:len(lines[0]) + 2]
+        self.requestline = lines[0]
+        self.command, self.path, self.request_version = parts
+        return self._head_parsed(headers, end + 4)
+
+    def _answer_post(self) -> None:
+        """``http.server``'s dispatch of a parsed POST, without its lookups."""
+        try:
+            self.do_POST()
+            self.wfile.flush()
+        except TimeoutError as exc:  # as http.server: a read or write timed out
+            self.log_error("Request timed out: %r", exc)
+            self.close_connection = True
 
     def parse_request(self) -> bool:
         """Parse the request line and headers into a plain dict (lower-case names).
@@ -357,9 +397,6 @@ class _Handler(BaseHTTPRequestHandler):
             return super().parse_request()
         self.requestline = requestline
         self.command, self.path, self.request_version = parts
-        whole = self._buffered_head()
-        if whole is not None:
-            return self._head_parsed(whole[0], len(self.raw_requestline) + whole[1])
         headers: dict[str, str] = {}
         head_bytes = len(self.raw_requestline)
         for _ in range(MAX_HEADERS + 1):
@@ -382,33 +419,6 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_error(431, "Too many headers")
             return False
         return self._head_parsed(headers, head_bytes)
-
-    def _buffered_head(self) -> tuple[dict[str, str], int] | None:
-        """(headers, bytes of the head after the request line), parsed in one go when the
-        whole head is in the buffer already (the usual case: it came in one segment),
-        else None (then it is read line by line).
-
-        Only a plain head qualifies: at least one header, CRLF line ends only, every
-        line ``name: value``, within the limits; anything else takes the
-        line-by-line path, which answers it as before."""
-        if self._buffered is None:
-            return None
-        data = self.rfile.peek(1)
-        end = data.find(b"\r\n\r\n")
-        if (end <= 0 or end > MAX_HEADER_LINE or data.startswith(b"\r\n")
-                or data.count(b"\n", 0, end) != data.count(b"\r\n", 0, end)):
-            return None
-        lines = str(data[:end], "iso-8859-1").split("\r\n")
-        if len(lines) > MAX_HEADERS:
-            return None
-        headers: dict[str, str] = {}
-        for line in lines:
-            name, colon, value = line.partition(":")
-            if not colon:
-                return None
-            headers[name.strip().lower()] = value.strip()
-        self.rfile.read(end + 4)
-        return headers, end + 4
 
     def _head_parsed(self, headers: dict, head_bytes: int) -> bool:
         self.deadline.when = None  # the head is in

@@ -146,7 +146,7 @@ class QueryOps:
         column = "start_ts" if p.get("startTimeFilter") else "close_ts"
         tf = p.get("startTimeFilter") or p.get("closeTimeFilter")
         # "+close_ts": the retention bound must not steer SQLite to the other index; the
-        # time column's index covers every column a count filters on but the type and tag.
+        # time column's index covers every column a count filters on (store.py).
         where = [f"{column} >= ?", "+close_ts > ?"]
         args: list = [tf.get("oldestDate", 0), self.now() - self.retention_seconds(dom)]
         if tf.get("latestDate") is not None:

@@ -48,7 +48,22 @@ log = logging.getLogger(__name__)
 # 1: first layout (open activities inside the execution's state, no seq column).
 # 2: activities table; executions.seq (start order).
 # 3: summary columns (parent, cancel_requested) and covering indexes for closed lists.
-SCHEMA_VERSION = 3
+# 4: the workflow type and tags in those indexes too (a count with a type or tag filter
+#    read every execution's table row: 5-8 ms at 10,000 closed).
+SCHEMA_VERSION = 4
+
+# Closed executions by start and by close time: every column a closed list or count
+# filters on is in them (close status, type, tags), so a count reads no table row and
+# a list only its page's. Partial: open executions are not in them (nor written to them
+# until they close).
+_CLOSED_INDEXES = """
+CREATE INDEX IF NOT EXISTS executions_closed_by_start ON executions
+    (domain, start_ts, seq, close_ts, close_status, is_open, type_name, type_version, tags)
+    WHERE is_open = 0;
+CREATE INDEX IF NOT EXISTS executions_closed_by_close ON executions
+    (domain, close_ts, seq, close_status, is_open, type_name, type_version, tags)
+    WHERE is_open = 0;
+"""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS domains (
@@ -66,10 +81,7 @@ CREATE TABLE IF NOT EXISTS executions (
     parent_wid TEXT, parent_rid TEXT, cancel_requested INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS executions_open ON executions (is_open) WHERE is_open = 1;
-CREATE INDEX IF NOT EXISTS executions_closed_by_start
-    ON executions (domain, start_ts, seq, close_ts, close_status, is_open) WHERE is_open = 0;
-CREATE INDEX IF NOT EXISTS executions_closed_by_close
-    ON executions (domain, close_ts, seq, close_status, is_open) WHERE is_open = 0;
+""" + _CLOSED_INDEXES + """
 CREATE INDEX IF NOT EXISTS executions_workflow_id ON executions (domain, workflow_id);
 CREATE TABLE IF NOT EXISTS activities (
     run_id TEXT NOT NULL, scheduled_id INTEGER NOT NULL, body TEXT NOT NULL,
@@ -160,6 +172,8 @@ class Store:
                 self._upgrade_from_1()
             if version in (1, 2):
                 self._upgrade_to_3()
+            if version in (1, 2, 3):
+                self._upgrade_to_4()
             self.db.executescript(_SCHEMA)
             self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             self.db.execute("BEGIN")
@@ -233,6 +247,18 @@ class Store:
         self.db.execute("DROP INDEX IF EXISTS executions_closed_start")
         self.db.execute("DROP INDEX IF EXISTS executions_closed_close")
         self.db.execute("PRAGMA user_version=3")
+        self.db.execute("COMMIT")
+
+    def _upgrade_to_4(self) -> None:
+        """Schema 3 -> 4: the closed-time indexes rebuilt with the type and tag columns
+        (one pass over the closed executions, once)."""
+        self.db.execute("BEGIN")
+        self.db.execute("DROP INDEX IF EXISTS executions_closed_by_start")
+        self.db.execute("DROP INDEX IF EXISTS executions_closed_by_close")
+        for statement in _CLOSED_INDEXES.split(";"):
+            if statement.strip():
+                self.db.execute(statement)
+        self.db.execute("PRAGMA user_version=4")
         self.db.execute("COMMIT")
 
     def _take_lock(self, path: str) -> None:
