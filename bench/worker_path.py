@@ -12,6 +12,13 @@ adds per task, alone (bench/README.md, "The worker's per-task path", justifies e
 by these figures).
 
     python -m bench.worker_path        # prints the table
+
+Figure 1c, :func:`instructions`: the same loops under ``valgrind --tool=callgrind``,
+instructions per task as the difference between a run of 250 and one of 50 tasks
+(start-up and warm-up cancel out). CPU time on a shared virtual machine moves by
+±15-20 % from round to round with what its neighbours do; instruction counts do not
+(repeat runs agree within ~0.1 %), so they say which way a change goes. They miss
+what costs time but not instructions (cache misses, the kernel).
 """
 
 from __future__ import annotations
@@ -19,7 +26,10 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -212,11 +222,7 @@ def signing_pieces(n: int) -> dict[str, float]:
 def run(n: int = 2000, rounds: int = 5) -> dict[str, Any]:
     """Interleaved rounds of ``n`` tasks: raw loop, swfd at WARNING (text), swfd at INFO
     (json); medians of the CPU per task; then the pieces."""
-    kinds: dict[str, Callable[[int], float]] = {
-        "raw": raw_tasks,
-        "swfd WARNING text": lambda k: swfd_tasks(k, "text", "WARNING"),
-        "swfd INFO json": lambda k: swfd_tasks(k, "json", "INFO"),
-    }
+    kinds = KINDS
     for fn in kinds.values():
         fn(50)  # warm
     samples: dict[str, list[float]] = {k: [] for k in kinds}
@@ -230,7 +236,41 @@ def run(n: int = 2000, rounds: int = 5) -> dict[str, Any]:
     return result
 
 
+KINDS: dict[str, Callable[[int], float]] = {
+    "raw": raw_tasks,
+    "swfd WARNING text": lambda k: swfd_tasks(k, "text", "WARNING"),
+    "swfd INFO json": lambda k: swfd_tasks(k, "json", "INFO"),
+}
+
+
+def instructions(kind: str, few: int = 50, many: int = 250) -> float | None:
+    """Figure 1c: instructions per task of ``kind`` (callgrind); None without valgrind."""
+    from bench.driver import ROOT, bench_env
+
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        return None
+    counts = []
+    for n in (few, many):
+        done = subprocess.run(
+            [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
+             "-m", "bench.worker_path", "--count", kind, str(n)],
+            capture_output=True, text=True, cwd=ROOT, env=bench_env(), timeout=900,
+            check=False)
+        found = re.search(r"Collected\s*:\s*(\d+)", done.stderr)
+        if done.returncode != 0 or found is None:
+            raise RuntimeError(f"callgrind on {kind!r} x{n}: exit {done.returncode}: "
+                               f"{done.stderr[-400:]}")
+        counts.append(int(found.group(1)))
+    return (counts[1] - counts[0]) / (many - few)
+
+
 def main() -> int:
+    if sys.argv[1:2] == ["--count"]:  # one loop for instructions(): a warm-up, then n tasks
+        kind, n = sys.argv[2], int(sys.argv[3])
+        KINDS[kind](20)
+        KINDS[kind](n)
+        return 0
     result = run()
     raw = result["raw"]
     for kind in ("raw", "swfd WARNING text", "swfd INFO json"):
