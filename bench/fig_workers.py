@@ -294,7 +294,7 @@ def worker_path_figure(res: Results, quick: bool) -> None:
     """Figure 1b (bench/worker_path.py): the client side of a task, in-process."""
     from bench import worker_path
 
-    m = worker_path.run(1000 if quick else 2000, 3 if quick else 5)
+    m = worker_path.run(1000 if quick else 2000, 5 if quick else 7)
     fig = "1b. worker CPU per task, client side only (no network, no server)"
     raw = m["raw"]
     for kind in ("raw", "swfd WARNING text", "swfd INFO json"):
