@@ -14,6 +14,29 @@ from bench.results import Results
 PACKAGES = ("swfd", "boto3", "botocore", "simpleflow", "moto")
 
 
+def reference_loop() -> float:
+    """Milliseconds of CPU for a fixed piece of pure-Python work (JSON round trips of a
+    small dict, string and dict churn: what a worker does), best of 5.
+
+    Why: this machine is a VM on a shared host, and how fast it runs the same code
+    moves by tens of per cent from one hour to the next. Taken at the start and the
+    end of a run, it says how fast the machine was while the figures were measured,
+    so two runs' absolute figures can be compared (ratios within a run need not)."""
+    import json
+    import time
+
+    sample = {"taskToken": "t" * 200, "activityId": "a-1", "input": "{}",
+              "workflowExecution": {"workflowId": "w" * 36, "runId": "r" * 44}}
+    best = float("inf")
+    for _ in range(5):
+        t0 = time.process_time()
+        for i in range(20_000):
+            decoded = json.loads(json.dumps(sample))
+            decoded["n"] = f"{i}:{decoded['activityId']}".upper()
+        best = min(best, time.process_time() - t0)
+    return best * 1000
+
+
 def machine() -> dict[str, str]:
     info = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -23,6 +46,7 @@ def machine() -> dict[str, str]:
         "kernel": platform.release(),
         "load average at start (1, 5, 15 min)": ", ".join(f"{x:.2f}" for x in os.getloadavg()),
         "niceness of the run": str(os.nice(0)),
+        "reference loop at start (ms of CPU, lower is faster)": f"{reference_loop():.0f}",
     }
     for name in PACKAGES:
         try:
@@ -66,6 +90,7 @@ def write_markdown(res: Results, path: str, command: str, seconds: float, plot: 
     lines += [f"| {k} | {v} |" for k, v in info.items()]
     lines.append("| load average at end (1, 5, 15 min) | "
                  + ", ".join(f"{x:.2f}" for x in os.getloadavg()) + " |")
+    lines.append(f"| reference loop at end (ms of CPU) | {reference_loop():.0f} |")
     lines += [
         "",
         "| figure | subject | value | unit | ratio | target | met | note |",
