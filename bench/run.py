@@ -58,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m bench.run" + (" --quick" if args.quick else "")
     if args.only != ",".join(GROUPS):
         command += f" --only {args.only}"
+    baseline = os.environ.get("SWFD_BENCH_ENDPOINT_BASELINE")
+    if baseline:
+        command = f"SWFD_BENCH_ENDPOINT_BASELINE={baseline} {command}"
     write_markdown(res, os.path.join(args.output, "RESULTS.md"), command, elapsed, plot, info)
     log(f"== done in {elapsed:.0f} s: {os.path.join(args.output, 'RESULTS.md')}"
         + (f", {plot}" if plot else ""))
