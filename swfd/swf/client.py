@@ -18,9 +18,9 @@ Why the settings below:
   on another port) uses the chain too, falling back to the dummy credentials
   when the chain finds none.
 - A fixed ``User-Agent`` (``swfd/VERSION`` then boto3's, Python's and the OS's
-  names and versions; boto3 appends botocore's), built once: with botocore's own, the header
-  is rebuilt twice a call (~75 k instructions, 4.4 % of a no-op task's
-  client-side CPU). What it drops is botocore's per-request feature codes.
+  names and versions; boto3 appends botocore's), built once: botocore rebuilds
+  its own twice a call (~75 k instructions, 4.4 % of a no-op task's client-side
+  CPU). What it drops is botocore's per-request feature codes.
 - Requests are signed by ``swfd.swf.signing`` (SigV4 with the day's signing key
   kept instead of derived per request; the same signatures).
 - Responses are parsed by ``swfd.swf.fastparse`` (registered as the session's
@@ -53,7 +53,8 @@ CONNECT_TIMEOUT = 5.0
 _WILDCARD_HOSTS = {"", "0.0.0.0", "::", "[::]"}
 
 USER_AGENT = (
-    f"swfd/{__version__} Boto3/{boto3.__version__} lang/python#{platform.python_version()} md/pyimpl#{platform.python_implementation()} "
+    f"swfd/{__version__} Boto3/{boto3.__version__} "
+    f"lang/python#{platform.python_version()} md/pyimpl#{platform.python_implementation()} "
     f"os/{platform.system().lower() or 'other'}#{platform.release() or 'unknown'}"
 )
 """Every swfd client's ``User-Agent`` (see the module docstring)."""
