@@ -24,7 +24,7 @@ import time
 import botocore.exceptions
 import pytest
 from conftest import make_boto3_client
-from test_engine_support import make_engine, start
+from test_engine_support import make_engine, setup, start
 from test_local_support import decision, poll_decision, register_workflow_type, respond, unique
 
 from swfd.local.engine import DatabaseFileError, Engine
@@ -382,19 +382,12 @@ def test_closed_counts_by_tag_agree_with_the_lists(tmp_path):
     engine = Engine(str(tmp_path / "swf.sqlite3"), poll_timeout=0.1, clock=lambda: now[0])
     try:
         engine.retention.stop()
+        setup(engine)
         c = engine.call
-        c("RegisterDomain", {"name": "d", "workflowExecutionRetentionPeriodInDays": "1"})
-        c("RegisterWorkflowType", {"domain": "d", "name": "W", "version": "1",
-                                   "defaultTaskList": {"name": "tl"},
-                                   "defaultExecutionStartToCloseTimeout": "60",
-                                   "defaultTaskStartToCloseTimeout": "10",
-                                   "defaultChildPolicy": "TERMINATE"})
         tags = ["a", "ab", 'a"b', "\u00e9", "a"]
         for i in range(40):
             now[0] += 10
-            c("StartWorkflowExecution", {"domain": "d", "workflowId": f"w{i}",
-                                         "workflowType": {"name": "W", "version": "1"},
-                                         "tagList": tags[i % 5:i % 5 + 1 + i % 3]})
+            start(engine, f"w{i}", tagList=tags[i % 5:i % 5 + 1 + i % 3])
             if i % 7 != 3:  # a few stay open
                 now[0] += 5 * (i % 4)
                 c("TerminateWorkflowExecution", {"domain": "d", "workflowId": f"w{i}"})
