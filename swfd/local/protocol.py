@@ -359,9 +359,7 @@ class _Handler(BaseHTTPRequestHandler):
                 or data.count(b"\n", 0, end) != data.count(b"\r\n", 0, end)):
             return False
         lines = str(data[:end], "iso-8859-1").split("\r\n")
-        parts = lines[0].split()
-        if (len(lines) < 2 or len(lines) > MAX_HEADERS + 1 or len(parts) != 3
-                or parts[2] not in ("HTTP/1.1", "HTTP/1.0")):
+        if not 2 <= len(lines) <= MAX_HEADERS + 1:
             return False
         headers: dict[str, str] = {}
         for line in lines[1:]:
@@ -369,11 +367,21 @@ class _Handler(BaseHTTPRequestHandler):
             if not colon:
                 return False
             headers[name.strip().lower()] = value.strip()
+        if not self._take_request_line(lines[0]):
+            return False
         self.rfile.read(end + 4)
         self.raw_requestline = data[:len(lines[0]) + 2]
-        self.requestline = lines[0]
-        self.command, self.path, self.request_version = parts
         return self._head_parsed(headers, end + 4)
+
+    def _take_request_line(self, requestline: str) -> bool:
+        """A plain ``METHOD PATH HTTP/1.x`` line becomes the request's command, path and
+        version (True); anything else is left to ``http.server`` (False)."""
+        parts = requestline.split()
+        if len(parts) != 3 or parts[2] not in ("HTTP/1.1", "HTTP/1.0"):
+            return False
+        self.requestline = requestline
+        self.command, self.path, self.request_version = parts
+        return True
 
     def _answer_post(self) -> None:
         """``http.server``'s dispatch of a parsed POST, without its lookups."""
@@ -391,12 +399,8 @@ class _Handler(BaseHTTPRequestHandler):
         the largest CPU cost of a call here; SWF requests need a few headers.
         Anything but a plain ``METHOD PATH HTTP/1.x`` line goes to the stdlib.
         """
-        requestline = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
-        parts = requestline.split()
-        if len(parts) != 3 or parts[2] not in ("HTTP/1.1", "HTTP/1.0"):
+        if not self._take_request_line(str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")):
             return super().parse_request()
-        self.requestline = requestline
-        self.command, self.path, self.request_version = parts
         headers: dict[str, str] = {}
         head_bytes = len(self.raw_requestline)
         for _ in range(MAX_HEADERS + 1):
