@@ -240,15 +240,22 @@ def run(n: int = 2000, rounds: int = 5) -> dict[str, Any]:
 
 def one_round(kind: str, n: int) -> float:
     """CPU microseconds per task of ``n`` tasks of ``kind``, after a warm-up of 100, in a
-    fresh ``python -m bench.worker_path --time`` process."""
+    fresh process."""
+    return float(_loop_process(kind, n).stdout.split()[-1])
+
+
+def _loop_process(kind: str, n: int, under: tuple[str, ...] = ()) -> Any:
+    """``python -m bench.worker_path --time KIND N`` (optionally ``under`` a tool such as
+    valgrind), finished; RuntimeError with its stderr's tail if it failed."""
     from bench.driver import ROOT, bench_env
 
-    done = subprocess.run([sys.executable, "-m", "bench.worker_path", "--time", kind, str(n)],
-                          capture_output=True, text=True, cwd=ROOT, env=bench_env(),
-                          timeout=600, check=False)
+    done = subprocess.run([*under, sys.executable, "-m", "bench.worker_path", "--time", kind,
+                           str(n)], capture_output=True, text=True, cwd=ROOT,
+                          env=bench_env(), timeout=900, check=False)
     if done.returncode != 0:
-        raise RuntimeError(f"{kind!r} x{n}: exit {done.returncode}: {done.stderr[-400:]}")
-    return float(done.stdout.split()[-1])
+        raise RuntimeError(f"{' '.join(under[:2])} {kind!r} x{n}: exit {done.returncode}: "
+                           f"{done.stderr[-400:]}")
+    return done
 
 
 KINDS: dict[str, Callable[[int], float]] = {
@@ -260,33 +267,23 @@ KINDS: dict[str, Callable[[int], float]] = {
 
 def instructions(kind: str, few: int = 50, many: int = 250) -> float | None:
     """Figure 1c: instructions per task of ``kind`` (callgrind); None without valgrind."""
-    from bench.driver import ROOT, bench_env
-
     valgrind = shutil.which("valgrind")
     if valgrind is None:
         return None
     counts = []
     for n in (few, many):
-        done = subprocess.run(
-            [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
-             "-m", "bench.worker_path", "--count", kind, str(n)],
-            capture_output=True, text=True, cwd=ROOT, env=bench_env(), timeout=900,
-            check=False)
+        done = _loop_process(kind, n, (valgrind, "--tool=callgrind",
+                                       "--callgrind-out-file=/dev/null"))
         found = re.search(r"Collected\s*:\s*(\d+)", done.stderr)
-        if done.returncode != 0 or found is None:
-            raise RuntimeError(f"callgrind on {kind!r} x{n}: exit {done.returncode}: "
+        if found is None:
+            raise RuntimeError(f"callgrind on {kind!r} x{n} reported no count: "
                                f"{done.stderr[-400:]}")
         counts.append(int(found.group(1)))
     return (counts[1] - counts[0]) / (many - few)
 
 
 def main() -> int:
-    if sys.argv[1:2] == ["--count"]:  # one loop for instructions(): a warm-up, then n tasks
-        kind, n = sys.argv[2], int(sys.argv[3])
-        KINDS[kind](20)
-        KINDS[kind](n)
-        return 0
-    if sys.argv[1:2] == ["--time"]:  # one round for run(): prints CPU us per task
+    if sys.argv[1:2] == ["--time"]:  # one loop in a process of its own: CPU us per task
         kind, n = sys.argv[2], int(sys.argv[3])
         KINDS[kind](100)
         print(KINDS[kind](n) / n * 1e6)
