@@ -87,11 +87,17 @@ def tree_pids(root: int, stats: dict[int, Stat] | None = None) -> list[int]:
 
 def tree_cpu_seconds(roots: list[int]) -> float:
     """CPU seconds (user+sys, waited-for descendants included) of the trees under ``roots``."""
+    stats, pids = _trees(roots)
+    return sum(stats[p].cpu_ticks for p in pids) / CLK_TCK
+
+
+def _trees(roots: list[int]) -> tuple[dict[int, Stat], set[int]]:
+    """One reading of /proc, and the live pids of the trees under ``roots``."""
     stats = all_stats()
     pids: set[int] = set()
     for root in roots:
         pids.update(tree_pids(root, stats))
-    return sum(stats[p].cpu_ticks for p in pids) / CLK_TCK
+    return stats, pids
 
 
 def tree_cpu_precise(roots: list[int]) -> float:
@@ -103,10 +109,7 @@ def tree_cpu_precise(roots: list[int]) -> float:
     ~0.7 s they move in steps of 10 ms and by whichever thread a tick happens to
     land on, enough to swing a per-task figure by several per cent.
     """
-    stats = all_stats()
-    pids: set[int] = set()
-    for root in roots:
-        pids.update(tree_pids(root, stats))
+    stats, pids = _trees(roots)
     reaped = sum(stats[p].cpu_ticks - stats[p].own_ticks for p in pids) / CLK_TCK
     return reaped + sum(thread_ns(p) for p in pids) / 1e9
 
